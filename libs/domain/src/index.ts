@@ -1,0 +1,3 @@
+export * from './shared';
+export * from './event-store';
+export * from './ingestion';
