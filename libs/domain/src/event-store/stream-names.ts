@@ -3,9 +3,9 @@ import { DEFAULT_TENANT_ID } from '../shared/event';
 /**
  * Stream names carry the tenant, so tenants are isolated in every stream name:
  * `<tenant>/<category>-<id>`. Categories: agent, conversation, trigger, entity (ingested domain
- * events, one stream per subject), source (ingested events without a subject).
+ * events, one stream per subject), source (ingested events without a subject), apikey (issued API keys).
  */
-export type StreamCategory = 'agent' | 'conversation' | 'trigger' | 'entity' | 'source';
+export type StreamCategory = 'agent' | 'conversation' | 'trigger' | 'entity' | 'source' | 'apikey';
 
 export function streamName(category: StreamCategory, id: string, tenantId: string = DEFAULT_TENANT_ID): string {
   return `${tenantId}/${category}-${id}`;

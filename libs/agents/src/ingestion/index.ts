@@ -1,0 +1,2 @@
+export * from './inbound-events.port';
+export * from './ingest-events.service';

@@ -1,0 +1,98 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { join, resolve } from 'node:path';
+import { SchemaValidationError, SchemaValidator } from '../validation/schema-validator';
+
+/**
+ * Every setting Meridian reads from the environment, validated at start. A bad value stops the
+ * process with a message naming the variable, rather than failing later in an obscure place.
+ */
+export const ConfigEnvSchema = Type.Object(
+  {
+    PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+    HOST: Type.String({ default: '0.0.0.0' }),
+    LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+    MERIDIAN_DATA_DIR: Type.String({ minLength: 1, default: './data' }),
+    MERIDIAN_EVENT_STORE: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')], { default: 'sqlite' }),
+    MERIDIAN_READ_MODELS: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')], { default: 'sqlite' }),
+    MERIDIAN_POSTGRES_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+    MERIDIAN_POSTGRES_SCHEMA: Type.String({ pattern: '^[a-z_][a-z0-9_]*$', default: 'public' }),
+    MERIDIAN_ADMIN_API_KEY: Type.Optional(Type.String({ minLength: 16 })),
+    MERIDIAN_TENANT_ID: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$', default: 'default' }),
+    MERIDIAN_MAX_BATCH_EVENTS: Type.Integer({ minimum: 1, maximum: 100000, default: 1000 }),
+    MERIDIAN_MAX_BODY_BYTES: Type.Integer({ minimum: 1024, default: 5 * 1024 * 1024 }),
+    MERIDIAN_IDEMPOTENCY_TTL_SECONDS: Type.Integer({ minimum: 1, default: 86400 }),
+    MERIDIAN_CONSISTENCY_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 5000 }),
+  },
+  { additionalProperties: true },
+);
+
+export type ConfigEnv = Static<typeof ConfigEnvSchema>;
+
+export interface MeridianConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly logLevel: ConfigEnv['LOG_LEVEL'];
+  readonly dataDir: string;
+  readonly eventStore: { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'postgres'; readonly url: string; readonly schema: string };
+  readonly readModels: { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'postgres'; readonly url: string; readonly schema: string };
+  readonly adminApiKey: string | undefined;
+  readonly tenantId: string;
+  readonly maxBatchEvents: number;
+  readonly maxBodyBytes: number;
+  readonly idempotencyTtlSeconds: number;
+  /** How long a write waits for its read models to catch up before answering (read-your-writes). */
+  readonly consistencyTimeoutMs: number;
+}
+
+export const MERIDIAN_CONFIG = Symbol('MeridianConfig');
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads and validates the configuration; throws ConfigError listing every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeridianConfig {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(ConfigEnvSchema.properties)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  let parsed: ConfigEnv;
+  try {
+    parsed = new SchemaValidator({ coerceTypes: true, useDefaults: true }).validate(ConfigEnvSchema, raw);
+  } catch (error) {
+    if (error instanceof SchemaValidationError) {
+      throw new ConfigError(
+        'Invalid configuration:\n' + error.issues.map((i) => `  ${i.path.replace(/^\//, '') || '(root)'}: ${i.message}`).join('\n'),
+      );
+    }
+    throw error;
+  }
+  const needsPostgres = parsed.MERIDIAN_EVENT_STORE === 'postgres' || parsed.MERIDIAN_READ_MODELS === 'postgres';
+  if (needsPostgres && !parsed.MERIDIAN_POSTGRES_URL) {
+    throw new ConfigError('Invalid configuration:\n  MERIDIAN_POSTGRES_URL: is required when a store is "postgres"');
+  }
+  const dataDir = resolve(parsed.MERIDIAN_DATA_DIR);
+  const pg = (): { kind: 'postgres'; url: string; schema: string } => ({
+    kind: 'postgres',
+    url: parsed.MERIDIAN_POSTGRES_URL as string,
+    schema: parsed.MERIDIAN_POSTGRES_SCHEMA,
+  });
+  return {
+    port: parsed.PORT,
+    host: parsed.HOST,
+    logLevel: parsed.LOG_LEVEL,
+    dataDir,
+    eventStore: parsed.MERIDIAN_EVENT_STORE === 'sqlite' ? { kind: 'sqlite', path: join(dataDir, 'events.sqlite') } : pg(),
+    readModels: parsed.MERIDIAN_READ_MODELS === 'sqlite' ? { kind: 'sqlite', path: join(dataDir, 'read-models.sqlite') } : pg(),
+    adminApiKey: parsed.MERIDIAN_ADMIN_API_KEY,
+    tenantId: parsed.MERIDIAN_TENANT_ID,
+    maxBatchEvents: parsed.MERIDIAN_MAX_BATCH_EVENTS,
+    maxBodyBytes: parsed.MERIDIAN_MAX_BODY_BYTES,
+    idempotencyTtlSeconds: parsed.MERIDIAN_IDEMPOTENCY_TTL_SECONDS,
+    consistencyTimeoutMs: parsed.MERIDIAN_CONSISTENCY_TIMEOUT_MS,
+  };
+}

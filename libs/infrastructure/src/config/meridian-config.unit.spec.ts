@@ -1,0 +1,34 @@
+import { ConfigError, loadConfig } from './meridian-config';
+
+describe('loadConfig', () => {
+  it('given an empty environment, when loaded, then the embedded defaults apply', () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(3000);
+    expect(config.eventStore.kind).toBe('sqlite');
+    expect(config.readModels.kind).toBe('sqlite');
+    expect(config.tenantId).toBe('default');
+    expect(config.maxBatchEvents).toBe(1000);
+  });
+
+  it('given numeric strings, when loaded, then they are coerced', () => {
+    expect(loadConfig({ PORT: '8080', MERIDIAN_MAX_BATCH_EVENTS: '50' })).toMatchObject({ port: 8080, maxBatchEvents: 50 });
+  });
+
+  it('given bad values, when loaded, then every bad variable is named', () => {
+    expect(() => loadConfig({ PORT: 'eighty', MERIDIAN_EVENT_STORE: 'mysql' })).toThrow(ConfigError);
+    try {
+      loadConfig({ PORT: 'eighty', MERIDIAN_EVENT_STORE: 'mysql' });
+    } catch (error) {
+      expect((error as Error).message).toContain('PORT');
+      expect((error as Error).message).toContain('MERIDIAN_EVENT_STORE');
+    }
+  });
+
+  it('given a postgres store without a URL, when loaded, then it is rejected', () => {
+    expect(() => loadConfig({ MERIDIAN_EVENT_STORE: 'postgres' })).toThrow(/MERIDIAN_POSTGRES_URL/);
+  });
+
+  it('given a short admin key, when loaded, then it is rejected', () => {
+    expect(() => loadConfig({ MERIDIAN_ADMIN_API_KEY: 'short' })).toThrow(/MERIDIAN_ADMIN_API_KEY/);
+  });
+});
