@@ -1,1 +1,2 @@
+export * from './aggregates';
 export * from './ingestion';

@@ -1,0 +1,76 @@
+import type { DataSource } from 'typeorm';
+
+export const IDEMPOTENCY_STORE = Symbol('IdempotencyStore');
+
+export interface StoredResponse {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+export type ClaimResult =
+  | { readonly kind: 'claimed' }
+  | { readonly kind: 'replay'; readonly response: StoredResponse }
+  | { readonly kind: 'in-progress' }
+  | { readonly kind: 'mismatch' };
+
+/**
+ * Remembers the first response to each `Idempotency-Key`, scoped to (caller, method, route), with the
+ * fingerprint of the body it answered. Kept in the read-model database (SQLite or PostgreSQL), so a
+ * retry after a restart or on another gateway replica is still answered from the first response.
+ */
+export class IdempotencyStore {
+  private readonly pg: boolean;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly ttlSeconds: number,
+    private readonly table = 'idempotency_records',
+  ) {
+    this.pg = dataSource.options.type === 'postgres';
+  }
+
+  async init(): Promise<void> {
+    await this.dataSource.query(
+      `create table if not exists ${this.table} (
+         scope text not null, key text not null, fingerprint text not null,
+         state text not null, status integer, body text, expires_at bigint not null,
+         primary key (scope, key))`,
+    );
+  }
+
+  /** Claims a key for a new request, or says how the earlier request with the same key stands. */
+  async claim(scope: string, key: string, fingerprint: string, nowMs: number): Promise<ClaimResult> {
+    await this.dataSource.query(`delete from ${this.table} where scope = ${this.p(1)} and key = ${this.p(2)} and expires_at < ${this.p(3)}`, [scope, key, nowMs]);
+    const inserted: unknown = await this.dataSource.query(
+      `insert into ${this.table} (scope, key, fingerprint, state, expires_at) values (${this.p(1)}, ${this.p(2)}, ${this.p(3)}, 'pending', ${this.p(4)})
+       on conflict (scope, key) do nothing returning key`,
+      [scope, key, fingerprint, nowMs + this.ttlSeconds * 1000],
+    );
+    if (Array.isArray(inserted) && inserted.length > 0) return { kind: 'claimed' };
+    const rows = (await this.dataSource.query(`select fingerprint, state, status, body from ${this.table} where scope = ${this.p(1)} and key = ${this.p(2)}`, [
+      scope,
+      key,
+    ])) as { fingerprint: string; state: string; status: number | null; body: string | null }[];
+    const row = rows[0];
+    if (!row) return this.claim(scope, key, fingerprint, nowMs);
+    if (row.fingerprint !== fingerprint) return { kind: 'mismatch' };
+    if (row.state !== 'done') return { kind: 'in-progress' };
+    return { kind: 'replay', response: { status: Number(row.status), body: row.body === null ? undefined : (JSON.parse(row.body) as unknown) } };
+  }
+
+  async complete(scope: string, key: string, response: StoredResponse): Promise<void> {
+    await this.dataSource.query(
+      `update ${this.table} set state = 'done', status = ${this.p(1)}, body = ${this.p(2)} where scope = ${this.p(3)} and key = ${this.p(4)}`,
+      [response.status, response.body === undefined ? null : JSON.stringify(response.body), scope, key],
+    );
+  }
+
+  /** Forgets a claim whose request failed, so the client may retry with the same key. */
+  async release(scope: string, key: string): Promise<void> {
+    await this.dataSource.query(`delete from ${this.table} where scope = ${this.p(1)} and key = ${this.p(2)} and state = 'pending'`, [scope, key]);
+  }
+
+  private p(n: number): string {
+    return this.pg ? `$${n}` : '?';
+  }
+}
