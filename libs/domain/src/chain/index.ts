@@ -1,0 +1,2 @@
+export * from './chain-budget';
+export * from './chain.events';
