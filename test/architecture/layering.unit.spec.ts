@@ -7,12 +7,15 @@
  * that prints a JSON report.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
 const CONFIG_FILE = join(ROOT, '.dependency-cruiser.cjs');
 const CRUISE_TIMEOUT_MS = 120_000;
+const FIXTURE_PREFIX = 'fixtures-tmp-';
+/** Older fixtures were left by interrupted runs; younger ones may belong to a run in progress. */
+const STALE_FIXTURE_MS = 30 * 60_000;
 
 interface Violation {
   rule: string;
@@ -83,6 +86,15 @@ function parseReport(text: string): CruiseReport {
   return { modulesCruised: parsed.modulesCruised, violations };
 }
 
+function removeStaleFixtures(): void {
+  for (const entry of readdirSync(__dirname)) {
+    const path = join(__dirname, entry);
+    if (entry.startsWith(FIXTURE_PREFIX) && Date.now() - statSync(path).mtimeMs > STALE_FIXTURE_MS) {
+      rmSync(path, { recursive: true, force: true });
+    }
+  }
+}
+
 /** `../../node_modules/@scope/name/dist/index.js` -> `npm:@scope/name`; other paths unchanged. */
 const readablePath = (path: string): string => path.replace(/^.*node_modules\/((?:@[^/]+\/)?[^/]+)(?:\/.*)?$/, 'npm:$1');
 
@@ -108,12 +120,16 @@ describe('layering (dependency-cruiser)', () => {
     };
 
     beforeAll(() => {
-      // Inside the repository so that packages (typeorm) resolve from its node_modules.
-      fixture = mkdtempSync(join(__dirname, 'fixtures-tmp-'));
+      removeStaleFixtures();
+      // Inside the repository so that packages (typeorm) resolve from its node_modules. The sources
+      // are plain .js (the rules match paths, not languages) so that a fixture left behind by an
+      // interrupted run cannot break the project's typecheck, which covers test/.
+      fixture = mkdtempSync(join(__dirname, FIXTURE_PREFIX));
       write(
         'tsconfig.json',
         JSON.stringify({
           compilerOptions: {
+            allowJs: true,
             baseUrl: '.',
             paths: {
               '@meridian/domain': ['libs/domain/src'],
@@ -122,21 +138,21 @@ describe('layering (dependency-cruiser)', () => {
           },
         }),
       );
-      write('libs/domain/src/index.ts', "export * from './order.decider';\n");
+      write('libs/domain/src/index.js', "export * from './order.decider';\n");
       write(
-        'libs/domain/src/order.decider.ts',
+        'libs/domain/src/order.decider.js',
         [
-          "import type { DataSource } from 'typeorm';",
+          "import { DataSource } from 'typeorm';",
           "import { EVENTS_TABLE } from '@meridian/infrastructure/event-store/events-table';",
           "import { orderStream } from './order-stream';",
-          'export const decide = (db: DataSource): string => `${EVENTS_TABLE}:${orderStream}:${String(db)}`;',
+          'export const decide = () => [DataSource, EVENTS_TABLE, orderStream];',
           '',
         ].join('\n'),
       );
-      write('libs/domain/src/order-stream.ts', "export const orderStream = 'order';\n");
-      write('libs/infrastructure/src/event-store/events-table.ts', "export const EVENTS_TABLE = 'events';\n");
+      write('libs/domain/src/order-stream.js', "export const orderStream = 'order';\n");
+      write('libs/infrastructure/src/event-store/events-table.js', "export const EVENTS_TABLE = 'events';\n");
       write(
-        'libs/agents/src/order-router.ts',
+        'libs/agents/src/order-router.js',
         [
           "import { decide } from '@meridian/domain';",
           "import { EVENTS_TABLE } from '../../infrastructure/src/event-store/events-table';",
@@ -154,11 +170,12 @@ describe('layering (dependency-cruiser)', () => {
       const report = cruiseWithProjectRules(fixture, ['libs']);
       const found = report.violations.map(describeViolation).sort();
 
-      const domainFile = 'libs/domain/src/order.decider.ts';
-      const infraFile = 'libs/infrastructure/src/event-store/events-table.ts';
+      const domainFile = 'libs/domain/src/order.decider.js';
+      const infraFile = 'libs/infrastructure/src/event-store/events-table.js';
+      // Exactly these: the sibling import inside the domain and agents -> @meridian/domain are fine.
       expect(found).toEqual(
         [
-          `agents-not-to-outer-layers: libs/agents/src/order-router.ts → ${infraFile}`,
+          `agents-not-to-outer-layers: libs/agents/src/order-router.js → ${infraFile}`,
           `domain-only-domain: ${domainFile} → ${infraFile}`,
           `domain-only-domain: ${domainFile} → npm:typeorm`,
           `domain-relative-imports-only: ${domainFile} → ${infraFile}`,
