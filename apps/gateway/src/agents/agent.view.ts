@@ -1,0 +1,43 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { AgentState } from '@meridian/domain';
+
+/** The agent as the API shows it (API.md "Agents"). */
+export const AgentViewSchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    description: Type.Optional(Type.String()),
+    kind: Type.String(),
+    instructions: Type.Optional(Type.String()),
+    subscriptions: Type.Array(Type.Unknown()),
+    engine: Type.Unknown(),
+    tools: Type.Array(Type.String()),
+    budgets: Type.Unknown(),
+    mailboxPolicy: Type.String(),
+    status: Type.Union([Type.Literal('active'), Type.Literal('paused'), Type.Literal('retired')]),
+    version: Type.Integer({ description: 'Definition version' }),
+    revision: Type.Integer({ description: 'Stream revision; the ETag of this agent' }),
+  },
+  { $id: 'Agent' },
+);
+export type AgentView = Static<typeof AgentViewSchema>;
+
+export function agentViewFromState(state: AgentState, revision: number): AgentView | null {
+  if (state === null) return null;
+  const { definition } = state;
+  return {
+    id: state.id,
+    name: definition.name,
+    ...(definition.description !== undefined ? { description: definition.description } : {}),
+    kind: definition.kind,
+    ...(definition.instructions !== undefined ? { instructions: definition.instructions } : {}),
+    subscriptions: [...definition.subscriptions],
+    engine: definition.engine,
+    tools: [...definition.tools],
+    budgets: definition.budgets,
+    mailboxPolicy: definition.mailboxPolicy,
+    status: state.status,
+    version: state.version,
+    revision,
+  };
+}

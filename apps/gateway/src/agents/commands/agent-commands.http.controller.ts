@@ -1,0 +1,112 @@
+import { Body, Controller, Delete, Headers, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { ApiBody, ApiHeader, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { Static } from '@sinclair/typebox';
+import type { Response } from 'express';
+import { randomUUID } from 'node:crypto';
+import type { AgentCommand, AgentDefinitionInput, AgentDefinitionPatch } from '@meridian/domain';
+import { Ctx, type RequestContext } from '../../http/request-context.decorator';
+import { TypeBoxBodyPipe } from '../../http/typebox.pipe';
+import { HttpProblem } from '../../http/problem-details';
+import { commandContext, etag, expectedRevisionFrom } from '../../shared/aggregate-command';
+import { ReadYourWrites } from '../../shared/read-your-writes';
+import { CreateAgentRequestSchema, PostAgentMessageRequestSchema, ReconfigureAgentRequestSchema } from '../agent-definition.schema';
+import { agentViewFromState, AgentViewSchema, type AgentView } from '../agent.view';
+import { AgentCommandMessage, type AgentCommandOutcome } from './agent-command.message';
+
+/**
+ * Agent lifecycle commands. Each answers once the agent's read model has caught up with the write
+ * (bounded wait), so a client can read what it just wrote.
+ */
+@ApiTags('agents')
+@Controller('api/v1/agents')
+export class AgentCommandsHttpController {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly readYourWrites: ReadYourWrites,
+  ) {}
+
+  @Post()
+  @HttpCode(201)
+  @ApiBody({ schema: CreateAgentRequestSchema })
+  @ApiHeader({ name: 'Idempotency-Key', required: false })
+  @ApiResponse({ status: 201, schema: AgentViewSchema })
+  async define(
+    @Body(new TypeBoxBodyPipe(CreateAgentRequestSchema)) body: Static<typeof CreateAgentRequestSchema>,
+    @Ctx() ctx: RequestContext,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<AgentView> {
+    const { id, ...definition } = body;
+    const agentId = id ?? randomUUID();
+    const outcome = await this.run({ type: 'DefineAgent', data: { agentId, definition: definition as AgentDefinitionInput } }, ctx);
+    response.setHeader('Location', `/api/v1/agents/${encodeURIComponent(agentId)}`);
+    return this.respond(outcome, response);
+  }
+
+  @Patch(':id')
+  @ApiBody({ schema: ReconfigureAgentRequestSchema })
+  @ApiHeader({ name: 'If-Match', required: false, description: 'ETag from a read; a mismatch is 412' })
+  @ApiResponse({ status: 200, schema: AgentViewSchema })
+  async reconfigure(
+    @Param('id') agentId: string,
+    @Body(new TypeBoxBodyPipe(ReconfigureAgentRequestSchema)) changes: Static<typeof ReconfigureAgentRequestSchema>,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Ctx() ctx: RequestContext,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<AgentView> {
+    const outcome = await this.run({ type: 'ReconfigureAgent', data: { agentId, changes: changes as AgentDefinitionPatch } }, ctx, expectedRevisionFrom(ifMatch));
+    return this.respond(outcome, response);
+  }
+
+  @Post(':id/pause')
+  @HttpCode(200)
+  @ApiResponse({ status: 200, schema: AgentViewSchema })
+  async pause(@Param('id') agentId: string, @Headers('if-match') ifMatch: string | undefined, @Ctx() ctx: RequestContext, @Res({ passthrough: true }) response: Response) {
+    return this.respond(await this.run({ type: 'PauseAgent', data: { agentId } }, ctx, expectedRevisionFrom(ifMatch)), response);
+  }
+
+  @Post(':id/resume')
+  @HttpCode(200)
+  @ApiResponse({ status: 200, schema: AgentViewSchema })
+  async resume(@Param('id') agentId: string, @Headers('if-match') ifMatch: string | undefined, @Ctx() ctx: RequestContext, @Res({ passthrough: true }) response: Response) {
+    return this.respond(await this.run({ type: 'ResumeAgent', data: { agentId } }, ctx, expectedRevisionFrom(ifMatch)), response);
+  }
+
+  /** Retires the agent: it stops reacting; its history stays. */
+  @Delete(':id')
+  @HttpCode(200)
+  @ApiResponse({ status: 200, schema: AgentViewSchema })
+  async retire(@Param('id') agentId: string, @Headers('if-match') ifMatch: string | undefined, @Ctx() ctx: RequestContext, @Res({ passthrough: true }) response: Response) {
+    return this.respond(await this.run({ type: 'RetireAgent', data: { agentId } }, ctx, expectedRevisionFrom(ifMatch)), response);
+  }
+
+  /** Puts a message in the agent's mailbox. */
+  @Post(':id/messages')
+  @HttpCode(202)
+  @ApiBody({ schema: PostAgentMessageRequestSchema })
+  async message(
+    @Param('id') agentId: string,
+    @Body(new TypeBoxBodyPipe(PostAgentMessageRequestSchema)) body: Static<typeof PostAgentMessageRequestSchema>,
+    @Ctx() ctx: RequestContext,
+  ): Promise<{ messageId: string; position: number }> {
+    const messageId = randomUUID();
+    const outcome = await this.run(
+      { type: 'ReceiveMessage', data: { agentId, messageId, from: { kind: 'user', id: body.from ?? ctx.actor.id }, content: body.content } },
+      ctx,
+    );
+    return { messageId, position: outcome.position };
+  }
+
+  private async run(command: AgentCommand, ctx: RequestContext, expectedRevision?: number): Promise<AgentCommandOutcome> {
+    const outcome = await this.commands.execute<AgentCommandMessage, AgentCommandOutcome>(new AgentCommandMessage(command, commandContext(ctx), expectedRevision));
+    await this.readYourWrites.waitFor(outcome.position, ['agents']);
+    return outcome;
+  }
+
+  private respond(outcome: AgentCommandOutcome, response: Response): AgentView {
+    const view = agentViewFromState(outcome.state, outcome.revision);
+    if (!view) throw new HttpProblem(500, 'INTERNAL_ERROR', 'The agent has no state after a successful command.');
+    response.setHeader('ETag', etag(outcome.revision));
+    return view;
+  }
+}

@@ -1,0 +1,26 @@
+import type { INestApplication } from '@nestjs/common';
+import { WsAdapter } from '@nestjs/platform-ws';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+
+/**
+ * What every app that serves HTTP sets up the same way: structured logs, the plain-WebSocket
+ * adapter (`/ws`), graceful shutdown, and the OpenAPI document at `/docs` (JSON at `/docs-json`).
+ */
+export function configureHttpApp(app: INestApplication): void {
+  app.useLogger(app.get(Logger));
+  app.useWebSocketAdapter(new WsAdapter(app));
+  app.enableShutdownHooks();
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Meridian')
+      .setDescription('Event-sourced backend for proactive, collaborating AI agents. Errors are application/problem+json (RFC 9457) with a stable `code`.')
+      .setVersion('1')
+      .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'apiKey')
+      .addBearerAuth()
+      .addSecurityRequirements('apiKey')
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+}

@@ -1,0 +1,26 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { MERIDIAN_CONFIG, type MeridianConfig } from '@meridian/infrastructure/config/meridian-config';
+import { PROJECTION_MANAGER, type ProjectionManager } from '@meridian/infrastructure/read-models';
+
+/**
+ * Writes answer once the read models they affect have reached the write's position, so a client
+ * can read its own writes. Bounded: past the timeout the write (already durable) answers anyway.
+ */
+@Injectable()
+export class ReadYourWrites {
+  private readonly logger = new Logger(ReadYourWrites.name);
+
+  constructor(
+    @Inject(PROJECTION_MANAGER) private readonly projections: ProjectionManager,
+    @Inject(MERIDIAN_CONFIG) private readonly config: MeridianConfig,
+  ) {}
+
+  async waitFor(position: number, projections: readonly string[]): Promise<void> {
+    if (position <= 0 || this.config.consistencyTimeoutMs === 0) return;
+    try {
+      await this.projections.waitForPosition(position, { projections: [...projections], timeoutMs: this.config.consistencyTimeoutMs });
+    } catch (error) {
+      this.logger.warn({ position, projections, err: error }, 'Read models did not catch up in time; answering anyway');
+    }
+  }
+}

@@ -1,0 +1,77 @@
+import { InMemoryEventStore } from '@meridian/infrastructure/event-store/in-memory-event-store';
+import type { CloudEvent } from '@meridian/domain';
+import { IngestEventsService, storedEventId } from './ingest-events.service';
+import type { IngestContext } from './inbound-events.port';
+
+const context: IngestContext = {
+  tenantId: 'default',
+  actor: { kind: 'api-key', id: 'k1' },
+  requestId: 'req-1',
+  receivedAt: '2026-01-01T00:00:00.000Z',
+};
+
+const event = (id: string, subject?: string, extra: Partial<CloudEvent> = {}): CloudEvent => ({
+  specversion: '1.0',
+  id,
+  source: 'shop',
+  type: 'order.placed',
+  ...(subject ? { subject } : {}),
+  data: { n: id },
+  ...extra,
+});
+
+describe('IngestEventsService', () => {
+  let store: InMemoryEventStore;
+  let service: IngestEventsService;
+
+  beforeEach(() => {
+    store = new InMemoryEventStore();
+    service = new IngestEventsService(store);
+  });
+
+  afterEach(() => store.close());
+
+  it('given new events, when ingested, then each is stored in its subject stream with its envelope', async () => {
+    const result = await service.ingest([event('1', 'order-1'), event('2', 'order-2'), event('3', 'order-1')], context);
+    expect(result).toMatchObject({ accepted: 3, duplicates: 0 });
+    const stream = await store.readStream('default/entity-order-1');
+    expect(stream.map((e) => e.data)).toEqual([{ n: '1' }, { n: '3' }]);
+    expect(stream[0].eventId).toBe(storedEventId('shop', '1'));
+    expect(stream[0].metadata).toMatchObject({
+      correlationId: stream[0].eventId,
+      hop: 0,
+      tenantId: 'default',
+      actor: { kind: 'api-key', id: 'k1' },
+      requestId: 'req-1',
+      occurredAt: '2026-01-01T00:00:00.000Z',
+      cloudEvent: { id: '1', source: 'shop', subject: 'order-1' },
+    });
+    expect(result.position).toBe(await store.headPosition());
+  });
+
+  it('given events without a subject, when ingested, then they go to the source stream', async () => {
+    await service.ingest([event('1')], context);
+    expect(await store.readStream('default/source-shop')).toHaveLength(1);
+  });
+
+  it('given an event already ingested, when ingested again (even under another subject), then it is a duplicate and nothing is stored', async () => {
+    await service.ingest([event('1', 'order-1')], context);
+    const head = await store.headPosition();
+    const again = await service.ingest([event('1', 'order-1'), event('1', 'order-9'), event('2', 'order-2')], context);
+    expect(again).toMatchObject({ accepted: 1, duplicates: 2 });
+    expect(await store.readStream('default/entity-order-9')).toHaveLength(0);
+    expect((await store.readAll({ after: head })).map((e) => e.metadata.cloudEvent)).toEqual([expect.objectContaining({ id: '2' })]);
+  });
+
+  it('given the same event twice in one batch, when ingested, then it is stored once', async () => {
+    expect(await service.ingest([event('1', 's'), event('1', 's')], context)).toMatchObject({ accepted: 1, duplicates: 1 });
+  });
+
+  it('given concurrent requests carrying the same events, when ingested, then each event is stored exactly once', async () => {
+    const batch = Array.from({ length: 50 }, (_, i) => event(String(i), `s-${i % 5}`));
+    const results = await Promise.all([service.ingest(batch, context), service.ingest(batch, context), service.ingest(batch, context)]);
+    expect(results.reduce((n, r) => n + r.accepted, 0)).toBe(50);
+    expect(results.reduce((n, r) => n + r.duplicates, 0)).toBe(100);
+    expect(await store.readAll()).toHaveLength(50);
+  });
+});
