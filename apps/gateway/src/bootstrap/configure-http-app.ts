@@ -17,6 +17,7 @@ export function configureHttpApp(app: INestApplication): void {
       .setTitle('Meridian')
       .setDescription('Event-sourced backend for proactive, collaborating AI agents. Errors are application/problem+json (RFC 9457) with a stable `code`.')
       .setVersion('1')
+      .setOpenAPIVersion('3.1.0')
       .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'apiKey')
       .addBearerAuth()
       .addSecurityRequirements('apiKey')

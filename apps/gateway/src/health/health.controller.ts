@@ -1,7 +1,9 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import type { DataSource } from 'typeorm';
 import { EVENT_STORE, type EventStore } from '@meridian/domain';
+import { READ_MODEL_DATA_SOURCE } from '@meridian/infrastructure/read-models';
 import { Public } from '../auth/public.decorator';
 
 @ApiTags('operations')
@@ -11,7 +13,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicator: HealthIndicatorService,
-    private readonly db: TypeOrmHealthIndicator,
+    @Inject(READ_MODEL_DATA_SOURCE) private readonly readModels: DataSource,
     @Inject(EVENT_STORE) private readonly store: EventStore,
   ) {}
 
@@ -35,7 +37,15 @@ export class HealthController {
           return check.down({ message: (error as Error).message });
         }
       },
-      () => this.db.pingCheck('readModels'),
+      async () => {
+        const check = this.indicator.check('readModels');
+        try {
+          await this.readModels.query('select 1');
+          return check.up();
+        } catch (error) {
+          return check.down({ message: (error as Error).message });
+        }
+      },
     ]);
   }
 }

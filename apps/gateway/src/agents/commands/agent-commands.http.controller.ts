@@ -8,6 +8,7 @@ import type { AgentCommand, AgentDefinitionInput, AgentDefinitionPatch } from '@
 import { Ctx, type RequestContext } from '../../http/request-context.decorator';
 import { TypeBoxBodyPipe } from '../../http/typebox.pipe';
 import { HttpProblem } from '../../http/problem-details';
+import { openApi } from '../../http/openapi-schema';
 import { commandContext, etag, expectedRevisionFrom } from '../../shared/aggregate-command';
 import { ReadYourWrites } from '../../shared/read-your-writes';
 import { CreateAgentRequestSchema, PostAgentMessageRequestSchema, ReconfigureAgentRequestSchema } from '../agent-definition.schema';
@@ -28,9 +29,9 @@ export class AgentCommandsHttpController {
 
   @Post()
   @HttpCode(201)
-  @ApiBody({ schema: CreateAgentRequestSchema })
+  @ApiBody({ schema: openApi(CreateAgentRequestSchema) })
   @ApiHeader({ name: 'Idempotency-Key', required: false })
-  @ApiResponse({ status: 201, schema: AgentViewSchema })
+  @ApiResponse({ status: 201, schema: openApi(AgentViewSchema) })
   async define(
     @Body(new TypeBoxBodyPipe(CreateAgentRequestSchema)) body: Static<typeof CreateAgentRequestSchema>,
     @Ctx() ctx: RequestContext,
@@ -44,9 +45,9 @@ export class AgentCommandsHttpController {
   }
 
   @Patch(':id')
-  @ApiBody({ schema: ReconfigureAgentRequestSchema })
+  @ApiBody({ schema: openApi(ReconfigureAgentRequestSchema) })
   @ApiHeader({ name: 'If-Match', required: false, description: 'ETag from a read; a mismatch is 412' })
-  @ApiResponse({ status: 200, schema: AgentViewSchema })
+  @ApiResponse({ status: 200, schema: openApi(AgentViewSchema) })
   async reconfigure(
     @Param('id') agentId: string,
     @Body(new TypeBoxBodyPipe(ReconfigureAgentRequestSchema)) changes: Static<typeof ReconfigureAgentRequestSchema>,
@@ -60,14 +61,14 @@ export class AgentCommandsHttpController {
 
   @Post(':id/pause')
   @HttpCode(200)
-  @ApiResponse({ status: 200, schema: AgentViewSchema })
+  @ApiResponse({ status: 200, schema: openApi(AgentViewSchema) })
   async pause(@Param('id') agentId: string, @Headers('if-match') ifMatch: string | undefined, @Ctx() ctx: RequestContext, @Res({ passthrough: true }) response: Response) {
     return this.respond(await this.run({ type: 'PauseAgent', data: { agentId } }, ctx, expectedRevisionFrom(ifMatch)), response);
   }
 
   @Post(':id/resume')
   @HttpCode(200)
-  @ApiResponse({ status: 200, schema: AgentViewSchema })
+  @ApiResponse({ status: 200, schema: openApi(AgentViewSchema) })
   async resume(@Param('id') agentId: string, @Headers('if-match') ifMatch: string | undefined, @Ctx() ctx: RequestContext, @Res({ passthrough: true }) response: Response) {
     return this.respond(await this.run({ type: 'ResumeAgent', data: { agentId } }, ctx, expectedRevisionFrom(ifMatch)), response);
   }
@@ -75,7 +76,7 @@ export class AgentCommandsHttpController {
   /** Retires the agent: it stops reacting; its history stays. */
   @Delete(':id')
   @HttpCode(200)
-  @ApiResponse({ status: 200, schema: AgentViewSchema })
+  @ApiResponse({ status: 200, schema: openApi(AgentViewSchema) })
   async retire(@Param('id') agentId: string, @Headers('if-match') ifMatch: string | undefined, @Ctx() ctx: RequestContext, @Res({ passthrough: true }) response: Response) {
     return this.respond(await this.run({ type: 'RetireAgent', data: { agentId } }, ctx, expectedRevisionFrom(ifMatch)), response);
   }
@@ -83,7 +84,7 @@ export class AgentCommandsHttpController {
   /** Puts a message in the agent's mailbox. */
   @Post(':id/messages')
   @HttpCode(202)
-  @ApiBody({ schema: PostAgentMessageRequestSchema })
+  @ApiBody({ schema: openApi(PostAgentMessageRequestSchema) })
   async message(
     @Param('id') agentId: string,
     @Body(new TypeBoxBodyPipe(PostAgentMessageRequestSchema)) body: Static<typeof PostAgentMessageRequestSchema>,

@@ -4,6 +4,7 @@ import type { Static } from '@sinclair/typebox';
 import { INBOUND_EVENTS, type InboundEventsPort } from '@meridian/agents';
 import { MERIDIAN_CONFIG, type MeridianConfig } from '@meridian/infrastructure/config/meridian-config';
 import type { MeridianRequest } from '../../http/meridian-request';
+import { openApi } from '../../http/openapi-schema';
 import { requestContextOf } from '../../http/request-context.decorator';
 import { CloudEventParser } from './cloud-event.parser';
 import { CloudEventSchema, IngestResponseSchema } from './cloud-event.schema';
@@ -26,10 +27,10 @@ export class IngestEventsHttpController {
   @ApiBody({
     description:
       'One CloudEvent or an array. Structured (application/cloudevents+json), batched (application/cloudevents-batch+json), binary (ce-* headers) or application/json.',
-    schema: { oneOf: [CloudEventSchema, { type: 'array', items: CloudEventSchema }] },
+    schema: { oneOf: [openApi(CloudEventSchema), { type: 'array', items: openApi(CloudEventSchema) }] },
   })
   @ApiHeader({ name: 'Idempotency-Key', required: false })
-  @ApiResponse({ status: 202, schema: IngestResponseSchema })
+  @ApiResponse({ status: 202, schema: openApi(IngestResponseSchema) })
   async ingest(@Req() request: MeridianRequest): Promise<Static<typeof IngestResponseSchema>> {
     const events = this.parser.parse(request.headers, request.body);
     const ctx = requestContextOf(request);

@@ -1,0 +1,48 @@
+import { MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { CqrsModule } from '@nestjs/cqrs';
+import { TerminusModule } from '@nestjs/terminus';
+import type { DataSource } from 'typeorm';
+import { MERIDIAN_CONFIG, type MeridianConfig } from '@meridian/infrastructure/config/meridian-config';
+import { IDEMPOTENCY_STORE, IdempotencyStore } from '@meridian/infrastructure/idempotency/idempotency.store';
+import { READ_MODEL_DATA_SOURCE } from '@meridian/infrastructure/read-models';
+import { AgentCommandHandler } from './agents/commands/agent-command.handler';
+import { AgentCommandsHttpController } from './agents/commands/agent-commands.http.controller';
+import { ApiKeyGuard } from './auth/api-key.guard';
+import { IngestEventsHttpController } from './events/ingest-events/ingest-events.http.controller';
+import { HealthController } from './health/health.controller';
+import { BodyParserMiddleware } from './http/body-parser.middleware';
+import { CorrelationIdMiddleware } from './http/correlation-id.middleware';
+import { IdempotencyInterceptor } from './http/idempotency.interceptor';
+import { ProblemDetailsFilter } from './http/problem-details.filter';
+import { ReadYourWrites } from './shared/read-your-writes';
+
+/**
+ * The API surface: REST, GraphQL and WebSocket. Stateless: everything it knows comes from the event
+ * store and the read models. Auth is on for every route not marked @Public().
+ */
+@Module({
+  imports: [CqrsModule.forRoot(), TerminusModule],
+  controllers: [HealthController, IngestEventsHttpController, AgentCommandsHttpController],
+  providers: [
+    { provide: APP_FILTER, useClass: ProblemDetailsFilter },
+    { provide: APP_GUARD, useClass: ApiKeyGuard },
+    { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
+    {
+      provide: IDEMPOTENCY_STORE,
+      useFactory: async (dataSource: DataSource, config: MeridianConfig) => {
+        const store = new IdempotencyStore(dataSource, config.idempotencyTtlSeconds);
+        await store.init();
+        return store;
+      },
+      inject: [READ_MODEL_DATA_SOURCE, MERIDIAN_CONFIG],
+    },
+    ReadYourWrites,
+    AgentCommandHandler,
+  ],
+})
+export class GatewayModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(CorrelationIdMiddleware, BodyParserMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
+  }
+}

@@ -1,0 +1,24 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import type { MeridianConfig } from '@meridian/infrastructure/config/meridian-config';
+import { PlatformModule, type AdminKeySink } from '@meridian/infrastructure/platform/platform.module';
+import { ReadModelsModule } from '@meridian/infrastructure/read-models';
+import { GatewayModule } from '../../gateway/src/gateway.module';
+import { ProjectorModule } from '../../projector/src/projector.module';
+import { RuntimeModule } from '../../runtime/src/runtime.module';
+
+/** Gateway, runtime and projector in one process, on the embedded defaults unless configured otherwise. */
+@Module({})
+export class StandaloneModule {
+  static forRoot(config: MeridianConfig, options: { adminKeySink?: AdminKeySink } = {}): DynamicModule {
+    return {
+      module: StandaloneModule,
+      imports: [
+        PlatformModule.forRoot(config, options),
+        ReadModelsModule.forRoot({ database: config.readModels.kind === 'sqlite' ? { type: 'sqlite', path: config.readModels.path } : { type: 'postgres', url: config.readModels.url, schema: config.readModels.schema } }),
+        RuntimeModule,
+        ProjectorModule,
+        GatewayModule,
+      ],
+    };
+  }
+}
