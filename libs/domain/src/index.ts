@@ -4,3 +4,4 @@ export * from './ingestion';
 export * from './chain';
 export * from './agent';
 export * from './shared/decider-specification';
+export * from './trigger';
