@@ -15,14 +15,14 @@ import { BodyParserMiddleware } from './http/body-parser.middleware';
 import { CorrelationIdMiddleware } from './http/correlation-id.middleware';
 import { IdempotencyInterceptor } from './http/idempotency.interceptor';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
-import { ReadYourWrites } from './shared/read-your-writes';
+import { GatewaySharedModule } from './shared/gateway-shared.module';
 
 /**
  * The API surface: REST, GraphQL and WebSocket. Stateless: everything it knows comes from the event
  * store and the read models. Auth is on for every route not marked @Public().
  */
 @Module({
-  imports: [CqrsModule.forRoot(), TerminusModule],
+  imports: [CqrsModule.forRoot(), TerminusModule, GatewaySharedModule],
   controllers: [HealthController, IngestEventsHttpController, AgentCommandsHttpController],
   providers: [
     { provide: APP_FILTER, useClass: ProblemDetailsFilter },
@@ -37,7 +37,6 @@ import { ReadYourWrites } from './shared/read-your-writes';
       },
       inject: [READ_MODEL_DATA_SOURCE, MERIDIAN_CONFIG],
     },
-    ReadYourWrites,
     AgentCommandHandler,
   ],
 })
