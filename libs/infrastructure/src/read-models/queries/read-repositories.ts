@@ -1,0 +1,6 @@
+import type { DataSource } from 'typeorm';
+import { EntitiesReadRepository } from './entities.read-repository';
+import { EventsReadRepository } from './events.read-repository';
+
+/** Every read repository: each is built on the reader DataSource and is its own injection token. */
+export const READ_REPOSITORIES: ReadonlyArray<new (reader: DataSource) => object> = [EventsReadRepository, EntitiesReadRepository];
