@@ -5,3 +5,4 @@ export * from './chain';
 export * from './agent';
 export * from './shared/decider-specification';
 export * from './trigger';
+export * from './conversation';
