@@ -1,0 +1,155 @@
+/**
+ * ## WebSocket API (`/ws`)
+ *
+ * Plain WebSocket (RFC 6455; no Socket.IO). Every message, both ways, is one JSON object in a text
+ * frame with a `type` field.
+ *
+ * ### Connecting
+ *
+ * Authenticate with the same API keys as REST, on the upgrade request: `X-API-Key: <key>` or
+ * `Authorization: Bearer <key>`, or `?apiKey=<key>` in the URL (browsers cannot set headers on a
+ * WebSocket handshake). Without valid credentials the server closes the connection with code
+ * `4401`. The key's tenant scopes every channel: a client only ever sees its own tenant's events.
+ *
+ * ```
+ * ws://host:3000/ws?apiKey=mk_…
+ * ```
+ *
+ * ### Channels
+ *
+ * | channel                  | events                                                                |
+ * |--------------------------|-----------------------------------------------------------------------|
+ * | `events`                 | ingested domain events (`POST /api/v1/events`, webhooks, Kafka)       |
+ * | `events:<type-prefix>`   | ingested events whose type starts with the prefix (`events:order.`; a trailing `*` is allowed: `events:order.*`) |
+ * | `agent:<id>`             | the agent's own events (its stream)                                   |
+ * | `conversation:<id>`      | the conversation's own events (its stream)                            |
+ * | `chain:<correlationId>`  | every event of the chain (`metadata.correlationId` equals the id)     |
+ *
+ * Ids are 1-128 characters from `A-Z a-z 0-9 . _ : -`.
+ *
+ * ### Client → server
+ *
+ * ```jsonc
+ * { "type": "subscribe", "channel": "events:order.", "fromPosition": 1200, "id": "r1" }
+ * { "type": "unsubscribe", "channel": "events:order.", "id": "r2" }
+ * ```
+ * - `fromPosition` (optional, integer ≥ 0): replay every matching event with a position strictly
+ *   greater than it, then go live. `0` replays from the beginning. Without it the subscription
+ *   starts live at the current head. To resume after a disconnect, pass the `position` of the last
+ *   `event` (or `caught-up`) received.
+ * - `id` (optional, string ≤ 128 characters or integer): echoed on the replies to this request.
+ * - Unknown fields are rejected.
+ *
+ * ### Server → client
+ *
+ * ```jsonc
+ * { "type": "subscribed", "channel": "events:order.", "position": 1200, "id": "r1" }
+ * { "type": "event", "channel": "events:order.", "position": 1201, "streamName": "default/entity-order-42",
+ *   "revision": 3, "eventId": "…", "eventType": "order.shipped", "data": { … },
+ *   "metadata": { "occurredAt": "…", "correlationId": "…", "causationId": null, "hop": 0, "tenantId": "default", "actor": { … }, … },
+ *   "recordedAt": "2026-11-27T06:50:06.000Z" }
+ * { "type": "caught-up", "channel": "events:order.", "position": 1534, "id": "r1" }
+ * { "type": "unsubscribed", "channel": "events:order.", "id": "r2" }
+ * { "type": "error", "code": "INVALID_CHANNEL", "detail": "…", "channel": "…", "id": "r1" }
+ * ```
+ * - `subscribed.position`: where the subscription starts (`fromPosition`, or the head when absent).
+ * - `event`: one stored event. `eventType` is the event's own type (`type` is the message's).
+ *   Events of one channel arrive in strictly increasing `position` order, each exactly once.
+ * - `caught-up`: the replay is complete; every matching event up to `position` has been sent and
+ *   what follows is live. Sent once per subscription, also without `fromPosition`.
+ * - `error.code`: `MALFORMED_MESSAGE` (not a JSON object with a string `type`),
+ *   `UNKNOWN_MESSAGE_TYPE`, `VALIDATION_FAILED` (with `errors: [{ path, message }]`),
+ *   `INVALID_CHANNEL`, `ALREADY_SUBSCRIBED`, `NOT_SUBSCRIBED`, `TOO_MANY_SUBSCRIPTIONS`,
+ *   `INTERNAL_ERROR` (the subscription ended; subscribe again with `fromPosition`).
+ *   An error never closes the connection.
+ *
+ * ### Close codes
+ *
+ * `4401` missing or invalid credentials · `1013` the client did not keep up with live events (its
+ * unsent backlog passed the server's limit): reconnect and subscribe with `fromPosition` ·
+ * `1009` a client message over 64 KiB · `1001` the server is shutting down. The server pings every
+ * 30 s and drops a client that did not answer the previous ping.
+ */
+import { Inject, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { OnGatewayConnection, OnGatewayDisconnect, WebSocketGateway } from '@nestjs/websockets';
+import type { IncomingMessage } from 'node:http';
+import type WebSocket from 'ws';
+import { EVENT_STORE, type EventStore } from '@meridian/domain';
+import { API_KEY_SERVICE, type ApiKeyService } from '@meridian/infrastructure/auth/api-key.service';
+import { REALTIME_FEED, type RealtimeFeed } from '@meridian/infrastructure/realtime/realtime-feed.port';
+import { credentialsFrom } from '../auth/credentials';
+import { RealtimeConnection } from './realtime-connection';
+import { WS_GATEWAY_OPTIONS, type WsGatewayOptions } from './ws-gateway.options';
+
+/** Close code for missing or invalid credentials (HTTP 401 in the application range). */
+export const CLOSE_UNAUTHORIZED = 4401;
+const CLOSE_GOING_AWAY = 1001;
+
+export interface RealtimeGatewayStats {
+  readonly connections: number;
+  readonly closedForBackpressure: number;
+}
+
+/** The `/ws` gateway: authenticates each connection and hands it to a RealtimeConnection. */
+@WebSocketGateway({ path: '/ws', maxPayload: 64 * 1024 })
+export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnGatewayDisconnect<WebSocket>, OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(RealtimeGateway.name);
+  private readonly connections = new Map<WebSocket, RealtimeConnection>();
+  private closedForBackpressure = 0;
+  private heartbeat: NodeJS.Timeout | null = null;
+
+  constructor(
+    @Inject(API_KEY_SERVICE) private readonly apiKeys: ApiKeyService,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(REALTIME_FEED) private readonly feed: RealtimeFeed,
+    @Inject(WS_GATEWAY_OPTIONS) private readonly options: WsGatewayOptions,
+  ) {}
+
+  onModuleInit(): void {
+    if (this.options.heartbeatIntervalMs <= 0) return;
+    this.heartbeat = setInterval(() => {
+      for (const connection of this.connections.values()) connection.ping();
+    }, this.options.heartbeatIntervalMs);
+    this.heartbeat.unref();
+  }
+
+  onModuleDestroy(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    for (const connection of this.connections.values()) connection.close(CLOSE_GOING_AWAY, 'Server shutting down');
+    this.connections.clear();
+  }
+
+  handleConnection(client: WebSocket, request: IncomingMessage): void {
+    // Only the query string matters here; the base is a placeholder for relative request URLs.
+    const query = new URL(request.url ?? '/', 'http://localhost').searchParams;
+    const key = credentialsFrom(request.headers, query);
+    const principal = key ? this.apiKeys.authenticate(key) : null;
+    if (!principal) {
+      client.close(CLOSE_UNAUTHORIZED, key ? 'Invalid credentials' : 'Credentials required: X-API-Key, Authorization: Bearer, or ?apiKey=');
+      return;
+    }
+    this.connections.set(
+      client,
+      new RealtimeConnection(client, principal, {
+        store: this.store,
+        feed: this.feed,
+        options: this.options,
+        logger: this.logger,
+        onBackpressureClose: () => {
+          this.closedForBackpressure++;
+        },
+      }),
+    );
+  }
+
+  handleDisconnect(client: WebSocket): void {
+    this.connections.get(client)?.dispose();
+    this.connections.delete(client);
+  }
+
+  /** For metrics and health: open connections, and how many were closed for lagging. */
+  stats(): RealtimeGatewayStats {
+    return { connections: this.connections.size, closedForBackpressure: this.closedForBackpressure };
+  }
+}
