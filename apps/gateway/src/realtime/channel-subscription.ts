@@ -18,6 +18,9 @@ export interface ChannelOutput {
   admitLive(): boolean;
 }
 
+/** What the replay reads: the event store's global order. */
+export type ReplaySource = Pick<EventStore, 'headPosition' | 'readAll'>;
+
 export interface ChannelSubscriptionOptions {
   readonly replayPageSize: number;
   readonly maxPendingEvents: number;
@@ -52,7 +55,7 @@ export class ChannelSubscription {
 
   constructor(
     readonly channel: RealtimeChannel,
-    private readonly store: EventStore,
+    private readonly store: ReplaySource,
     private readonly feed: RealtimeFeed,
     private readonly output: ChannelOutput,
     private readonly options: ChannelSubscriptionOptions,
