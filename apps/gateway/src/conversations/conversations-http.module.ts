@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { GatewaySharedModule } from '../shared/gateway-shared.module';
+import { ConversationCommandHandler } from './commands/conversation-command.handler';
+import { ConversationCommandsHttpController } from './commands/conversation-commands.http.controller';
+
+/** The command side of conversations over HTTP (API.md "Conversations"). */
+@Module({
+  imports: [GatewaySharedModule],
+  controllers: [ConversationCommandsHttpController],
+  providers: [ConversationCommandHandler],
+})
+export class ConversationsHttpModule {}
