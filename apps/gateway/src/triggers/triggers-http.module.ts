@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { GatewaySharedModule } from '../shared/gateway-shared.module';
+import { TriggerCommandHandler } from './commands/trigger-command.handler';
+import { TriggerCommandsHttpController } from './commands/trigger-commands.http.controller';
+
+/** The command side of triggers over HTTP (API.md "Triggers"). */
+@Module({
+  imports: [GatewaySharedModule],
+  controllers: [TriggerCommandsHttpController],
+  providers: [TriggerCommandHandler],
+})
+export class TriggersHttpModule {}
