@@ -5,8 +5,8 @@ import { APPROVAL_DECISIONS, MAX_CONVERSATION_MESSAGE_LENGTH, MAX_CONVERSATION_T
 const strict = { additionalProperties: false } as const;
 /** Same id rule as agents: ids appear in URLs and stream names. */
 const Id = (description: string) => Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$', description });
-/** Contains something other than whitespace. */
-const NonBlank = (maxLength: number) => Type.String({ minLength: 1, maxLength, pattern: '\\S' });
+/** Contains something other than whitespace (so is not empty either: one error for a blank field). */
+const NonBlank = (maxLength: number) => Type.String({ maxLength, pattern: '\\S' });
 
 /** Bounds the agents loaded to check a new conversation's participants. */
 export const MAX_CONVERSATION_AGENTS = 20;

@@ -10,9 +10,9 @@ const strict = { additionalProperties: false } as const;
 
 /** Same id rule as agents: ids appear in URLs and stream names. */
 const Id = (description: string) => Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$', description });
-const NonBlank = (maxLength: number) => Type.String({ minLength: 1, maxLength, pattern: '\\S' });
+const NonBlank = (maxLength: number) => Type.String({ maxLength, pattern: '\\S' });
 const JsonLogic = Type.Record(Type.String(), Type.Unknown(), { description: 'A JSON Logic expression' });
-const Template = Type.String({ minLength: 1, maxLength: 10_000, pattern: '\\S', description: 'A template: {{…}} placeholders are rendered when the trigger fires' });
+const Template = Type.String({ maxLength: 10_000, pattern: '\\S', description: 'A template: {{…}} placeholders are rendered when the trigger fires' });
 export const DurationSchema = Type.String({ minLength: 2, maxLength: 64, description: 'ISO-8601 duration such as PT10M, PT2H or P1DT12H (days at most: no years or months)' });
 
 const EventMatch = Type.Object(
