@@ -16,13 +16,15 @@ import { CorrelationIdMiddleware } from './http/correlation-id.middleware';
 import { IdempotencyInterceptor } from './http/idempotency.interceptor';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { GatewaySharedModule } from './shared/gateway-shared.module';
+import { ConversationsHttpModule } from './conversations/conversations-http.module';
+import { TriggersHttpModule } from './triggers/triggers-http.module';
 
 /**
  * The API surface: REST, GraphQL and WebSocket. Stateless: everything it knows comes from the event
  * store and the read models. Auth is on for every route not marked @Public().
  */
 @Module({
-  imports: [CqrsModule.forRoot(), TerminusModule, GatewaySharedModule],
+  imports: [CqrsModule.forRoot(), TerminusModule, GatewaySharedModule, ConversationsHttpModule, TriggersHttpModule],
   controllers: [HealthController, IngestEventsHttpController, AgentCommandsHttpController],
   providers: [
     { provide: APP_FILTER, useClass: ProblemDetailsFilter },
