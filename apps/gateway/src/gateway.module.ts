@@ -11,6 +11,9 @@ import { AgentCommandsHttpController } from './agents/commands/agent-commands.ht
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { IngestEventsHttpController } from './events/ingest-events/ingest-events.http.controller';
 import { HealthController } from './health/health.controller';
+import { QueryEventsHttpController } from './events/query-events/query-events.http.controller';
+import { GetEntityHttpController } from './entities/get-entity.http.controller';
+import { ProjectionsHttpController } from './admin/projections.http.controller';
 import { BodyParserMiddleware } from './http/body-parser.middleware';
 import { CorrelationIdMiddleware } from './http/correlation-id.middleware';
 import { IdempotencyInterceptor } from './http/idempotency.interceptor';
@@ -25,7 +28,7 @@ import { TriggersHttpModule } from './triggers/triggers-http.module';
  */
 @Module({
   imports: [CqrsModule.forRoot(), TerminusModule, GatewaySharedModule, ConversationsHttpModule, TriggersHttpModule],
-  controllers: [HealthController, IngestEventsHttpController, AgentCommandsHttpController],
+  controllers: [HealthController, IngestEventsHttpController, QueryEventsHttpController, GetEntityHttpController, ProjectionsHttpController, AgentCommandsHttpController],
   providers: [
     { provide: APP_FILTER, useClass: ProblemDetailsFilter },
     { provide: APP_GUARD, useClass: ApiKeyGuard },

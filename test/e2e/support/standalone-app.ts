@@ -26,7 +26,7 @@ export interface RunningApp {
 export async function startStandalone(env: Record<string, string> = {}, dataDir?: string): Promise<RunningApp> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'meridian-e2e-'));
   const config = loadConfig({ MERIDIAN_DATA_DIR: dir, MERIDIAN_ADMIN_API_KEY: TEST_ADMIN_KEY, LOG_LEVEL: 'silent', ...env });
-  const app = await NestFactory.create<NestExpressApplication>(StandaloneModule.forRoot(config), { bodyParser: false, logger: false });
+  const app = await NestFactory.create<NestExpressApplication>(StandaloneModule.forRoot(config), { bodyParser: false, logger: process.env.MERIDIAN_TEST_NEST_LOGS ? undefined : false, abortOnError: false });
   configureHttpApp(app);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;

@@ -20,7 +20,10 @@ export const CloudEventSchema = Type.Object(
   },
   {
     $id: 'CloudEvent',
-    patternProperties: { '^[a-z0-9]{1,20}$': Type.Union([Type.String(), Type.Number(), Type.Boolean()]) },
+    // Extension names, excluding the core attributes (patternProperties would apply to them too).
+    patternProperties: {
+      '^(?!(?:specversion|id|source|type|subject|time|datacontenttype|dataschema|data)$)[a-z0-9]{1,20}$': Type.Union([Type.String(), Type.Number(), Type.Boolean()]),
+    },
     additionalProperties: false,
   },
 );
