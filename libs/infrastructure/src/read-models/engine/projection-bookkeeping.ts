@@ -101,3 +101,15 @@ export async function updateState(manager: EntityManager, projection: string, ch
 export async function deleteCheckpoint(manager: EntityManager, projection: string, version: number): Promise<void> {
   await manager.getRepository(ProjectionCheckpointRecord).delete({ projection, version });
 }
+
+/** Position of a checkpoint whose version is being dropped: no compare-and-set from a real position matches it. */
+export const RETIRED_POSITION = -1;
+
+export async function tombstoneCheckpoint(manager: EntityManager, projection: string, version: number): Promise<void> {
+  await manager
+    .createQueryBuilder()
+    .update(ProjectionCheckpointRecord)
+    .set({ position: RETIRED_POSITION, updatedAt: now() })
+    .where(`${id(manager, 'projection')} = :projection AND ${id(manager, 'version')} = :version`, { projection, version })
+    .execute();
+}

@@ -7,6 +7,7 @@ import type { Projection, ProjectionState, ProjectionStatus, RebuildProgress } f
 import {
   deleteCheckpoint,
   ensureProjectionState,
+  tombstoneCheckpoint,
   insertCheckpointIfAbsent,
   listCheckpoints,
   loadActiveCheckpoints,
@@ -74,6 +75,8 @@ interface Slot {
   /** Serialises the slot's lifecycle changes (start, rebuild, switch, failure, reconcile). */
   lock: Promise<void>;
   dropping: Set<number>;
+  /** Runners of versions no longer active, still stopping: their rows are dropped only once they have. */
+  retiring: Map<number, Promise<void>>;
   warnedNewerCode: boolean;
 }
 
@@ -131,7 +134,7 @@ export class ProjectionManager {
     this.maxRebuildFailures = options.maxRebuildFailures ?? 5;
     for (const projection of options.projections) {
       if (this.slots.has(projection.name)) throw new Error(`Duplicate projection name "${projection.name}"`);
-      this.slots.set(projection.name, { projection, live: null, rebuild: null, lock: Promise.resolve(), dropping: new Set(), warnedNewerCode: false });
+      this.slots.set(projection.name, { projection, live: null, rebuild: null, lock: Promise.resolve(), dropping: new Set(), retiring: new Map(), warnedNewerCode: false });
     }
   }
 
@@ -190,6 +193,11 @@ export class ProjectionManager {
   async rebuild(name: string): Promise<RebuildStarted> {
     const slot = this.slotOf(name);
     const { projection } = slot;
+    // Fast refusal without queueing behind the writer (the claim below checks again, atomically).
+    const current = await withReader(this.reader, (manager) => loadState(manager, name));
+    if (current && (current.rebuildState === 'rebuilding' || current.rebuildState === 'switching') && current.rebuildVersion !== null) {
+      throw new RebuildAlreadyRunningError(name, current.rebuildVersion);
+    }
     const targetVersion = await inWriteTransaction(this.options.dataSource, async (manager) => {
       const state = await ensureProjectionState(manager, name, projection.version);
       if ((state.rebuildState === 'rebuilding' || state.rebuildState === 'switching') && state.rebuildVersion !== null) {
@@ -342,7 +350,7 @@ export class ProjectionManager {
         slot.live = this.createRunner(slot, state.activeVersion, 'live');
         await slot.live.start();
       }
-      if (previous) this.track(previous.stop());
+      if (previous) this.retire(slot, previous);
     }
 
     const active = checkpoints.find((row) => row.version === state.activeVersion);
@@ -524,7 +532,7 @@ export class ProjectionManager {
       eventsPerSecond: round(seconds > 0 ? rebuild.runner.position / seconds : 0),
     });
     this.checkWaitersInProcess();
-    this.track(live.stop());
+    this.retire(slot, live);
     this.scheduleDrop(slot, fromVersion);
   }
 
@@ -550,13 +558,36 @@ export class ProjectionManager {
     });
   }
 
-  /** Drops a version's rows chunk by chunk, then its checkpoint. Interrupted by stop(); resumed by the next reconcile. */
+  private retire(slot: Slot, runner: ProjectionRunner): void {
+    const stopping = runner.stop().finally(() => {
+      if (slot.retiring.get(runner.version) === stopping) slot.retiring.delete(runner.version);
+    });
+    slot.retiring.set(runner.version, stopping);
+    this.track(stopping);
+  }
+
+  /**
+   * Drops a version's rows chunk by chunk, then its checkpoint. First the checkpoint becomes a
+   * tombstone (position -1): from then on any writer still holding that version (a runner stopping
+   * here, a projector in another process) fails its compare-and-set, so no row lands after the drop;
+   * the tombstone also lets the next reconcile finish a drop that stop() interrupted.
+   */
   private scheduleDrop(slot: Slot, version: number): void {
     if (slot.dropping.has(version)) return;
     slot.dropping.add(version);
     const { projection } = slot;
     const { dataSource } = this.options;
     const work = async () => {
+      await slot.retiring.get(version);
+      if (!this.isRunning) return;
+      const retired = await inWriteTransaction(dataSource, async (manager) => {
+        // Never drop what became active or rebuilding meanwhile.
+        const state = await loadState(manager, projection.name);
+        if (!state || state.activeVersion === version || state.rebuildVersion === version) return false;
+        await tombstoneCheckpoint(manager, projection.name, version);
+        return true;
+      });
+      if (!retired) return;
       let deleted = 0;
       for (const table of projection.tables) {
         for (;;) {
@@ -566,11 +597,7 @@ export class ProjectionManager {
           if (count < this.deleteChunkSize) break;
         }
       }
-      await inWriteTransaction(dataSource, async (manager) => {
-        // Never drop what became active or rebuilding meanwhile.
-        const state = await loadState(manager, projection.name);
-        if (state && state.activeVersion !== version && state.rebuildVersion !== version) await deleteCheckpoint(manager, projection.name, version);
-      });
+      await inWriteTransaction(dataSource, (manager) => deleteCheckpoint(manager, projection.name, version));
       this.logger.info('projection version dropped', { projection: projection.name, version, rows: deleted });
     };
     this.track(

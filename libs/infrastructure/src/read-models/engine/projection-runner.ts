@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import { errorFields, type ReadModelLogger } from '../read-model-logger';
 import { inWriteTransaction, withReader } from '../read-model-transactions';
 import type { Projection } from './projection';
-import { compareAndSetCheckpoint, loadCheckpoint } from './projection-bookkeeping';
+import { compareAndSetCheckpoint, loadCheckpoint, RETIRED_POSITION } from './projection-bookkeeping';
 import { CheckpointConflictError } from './projection-errors';
 
 export interface ProjectionRunnerOptions {
@@ -45,6 +45,7 @@ export class ProjectionRunner {
   private consecutiveFailuresCount = 0;
   private lastErrorMessage: string | undefined;
   private applied = 0;
+  private retiredVersion = false;
 
   constructor(private readonly options: ProjectionRunnerOptions) {
     this.projection = options.projection;
@@ -74,6 +75,11 @@ export class ProjectionRunner {
     if (!this.stopped) this.subscribe();
   }
 
+  /** True once the version's checkpoint is gone or a tombstone: the version is being dropped. */
+  get retired(): boolean {
+    return this.retiredVersion;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.generation += 1;
@@ -86,7 +92,13 @@ export class ProjectionRunner {
   private async reloadCheckpoint(): Promise<void> {
     const { projection, version } = this;
     const row = await withReader(this.options.dataSource, (manager) => loadCheckpoint(manager, projection.name, version));
-    if (!row) throw new Error(`No checkpoint for projection ${projection.name} v${version}`);
+    if (!row || row.position === RETIRED_POSITION) {
+      // Dropped (or being dropped) by a switch: this version must never be written again.
+      this.retiredVersion = true;
+      this.stopped = true;
+      this.options.logger.info('projection version retired; its runner stops', { projection: projection.name, version });
+      return;
+    }
     this.checkpoint = row.position;
   }
 
