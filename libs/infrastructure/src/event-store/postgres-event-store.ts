@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Client, Pool, type PoolClient, type QueryResultRow } from 'pg';
 import {
+  ConcurrencyConflictError,
   type AppendRequest,
   type AppendResult,
   type EventFilter,
@@ -146,13 +147,16 @@ export class PostgresEventStore implements EventStore {
     if (this.schema.length === 0 || Buffer.byteLength(this.schema) > 63) {
       throw new RangeError(`schema name must be 1 to 63 bytes, got "${this.schema}"`);
     }
+    // Derived, so it is a plain lower-case identifier whatever the schema is called.
     this.channel = `meridian_events_${createHash('sha1').update(this.schema).digest('hex').slice(0, 16)}`;
-    this.sql = statements(quoteIdent(this.schema), lockKey('append', this.schema), quoteIdent(this.channel));
+    this.sql = statements(quoteIdent(this.schema), lockKey('append', this.schema), this.channel);
     this.pool = new Pool({
       connectionString,
       max: this.options.poolSize ?? 10,
       idle_in_transaction_session_timeout: this.options.idleInTransactionTimeoutMs ?? 10_000,
       application_name: 'meridian-event-store',
+      // Appends send their statements in two flights instead of five round trips.
+      pipeline: true,
     });
     // An idle pooled client that loses its connection emits here; without a listener it would crash the process.
     this.pool.on('error', (error) => this.options.onBackgroundError?.(error));
@@ -207,33 +211,46 @@ export class PostgresEventStore implements EventStore {
         encoded.set(event, { data: JSON.stringify(event.data) ?? 'null', metadata: JSON.stringify(event.metadata) });
       }
     }
+    const names = [...streamNames];
+    // Optimistic first: the ids are not looked up, the UNIQUE(event_id) constraint reports a stored
+    // one. Replays and conflicts are rare, and they take the second, fully checked attempt, which
+    // tells a duplicate from a conflict. This keeps the common append at one index probe per stream.
     try {
-      return await this.appendOnce(requests, [...streamNames], eventIds, encoded);
+      return await this.appendOnce(requests, names, [], encoded);
     } catch (error) {
-      // Only a writer that bypasses the append lock can race us into a unique violation; a second
-      // attempt sees its rows and answers with the proper conflict or duplicate.
-      if (isPgError(error) && error.code === UNIQUE_VIOLATION) {
-        return this.appendOnce(requests, [...streamNames], eventIds, encoded);
-      }
-      throw error;
+      if (!(error instanceof ConcurrencyConflictError) && !isUniqueViolation(error)) throw error;
+    }
+    try {
+      return await this.appendOnce(requests, names, eventIds, encoded);
+    } catch (error) {
+      // Under the append lock the checked attempt cannot hit a unique violation, unless something
+      // writes without the lock; once more, it sees those rows and answers properly.
+      if (!isUniqueViolation(error)) throw error;
+      return this.appendOnce(requests, names, eventIds, encoded);
     }
   }
 
   private async appendOnce(
     requests: readonly AppendRequest[],
     streamNames: string[],
+    /** Ids to look up; empty for the optimistic attempt. */
     eventIds: string[],
     encoded: Map<NewEvent, { data: string; metadata: string }>,
   ): Promise<AppendResult[]> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
-      // One round trip: open the transaction and take the append lock.
-      await client.query(this.sql.beginAndLock);
-      const { rows: found } = await client.query<LookupRow>(this.sql.lookup, [streamNames, eventIds]);
+      // Round trip 1 (pipelined): open the transaction, take the append lock, look up. The lookup
+      // is its own statement, so its snapshot is taken after the lock is granted and sees every
+      // append committed before.
+      const [, , lookup] = await settled([
+        client.query('begin'),
+        client.query(this.sql.lock),
+        client.query<LookupRow>({ name: 'meridian_es_lookup', text: this.sql.lookup, values: [streamNames, eventIds] }),
+      ]);
       const heads = new Map<string, StreamHead>();
       const stored = new Map<string, StoredEventRef>();
-      for (const row of found) {
+      for (const row of lookup.rows) {
         const ref = { streamName: row.stream_name, revision: row.revision, position: Number(row.position) };
         if (row.event_id === null) heads.set(row.stream_name, ref);
         else stored.set(row.event_id, ref);
@@ -264,24 +281,23 @@ export class PostgresEventStore implements EventStore {
         metadata[i] = json.metadata;
         versions[i] = row.event.schemaVersion ?? 1;
       });
-      const { rows: inserted } = await client.query<{ position: string }>(this.sql.insert, [
-        streams,
-        revisions,
-        ids,
-        types,
-        data,
-        metadata,
-        versions,
-      ]);
-      const positions = inserted.map((r) => Number(r.position));
-      // RETURNING follows the ORDER BY of the inserted rows; the results depend on it.
-      for (let i = 1; i < positions.length; i++) {
-        if (!(positions[i] > positions[i - 1])) throw new Error('positions were not allocated in row order');
+      const insert = client.query<{ position: string }>({
+        name: 'meridian_es_insert',
+        text: this.sql.insert,
+        values: [streams, revisions, ids, types, data, metadata, versions],
+      });
+      let inserted: { rows: Array<{ position: string }> };
+      if (this.options.beforeCommit) {
+        inserted = await insert;
+        await this.options.beforeCommit(inserted.rows.map((r) => Number(r.position)));
+        await settled([client.query(this.sql.notify), client.query('commit')]);
+      } else {
+        // Round trip 2 (pipelined): insert, notify (delivered at commit), commit. If the insert
+        // fails, the statements after it fail too (aborted transaction) and nothing is committed.
+        [inserted] = await settled([insert, client.query(this.sql.notify), client.query('commit')]);
       }
-      if (positions.length !== n) throw new Error(`inserted ${positions.length} rows, planned ${n}`);
-      if (this.options.beforeCommit) await this.options.beforeCommit(positions);
-      // NOTIFY is delivered at commit; sent with COMMIT in one round trip.
-      await client.query(`notify ${this.sql.channel}, '${positions[n - 1]}'; commit`);
+      // RETURNING yields the rows in `ord` order, the order positions were drawn in.
+      const positions = inserted.rows.map((r) => Number(r.position));
       this.notifier.notify();
       return resolveResults(plan, positions);
     } catch (error) {
@@ -427,7 +443,8 @@ function statements(schema: string, appendLockKey: string, channel: string) {
   return {
     events,
     channel,
-    beginAndLock: `begin; select pg_advisory_xact_lock(${appendLockKey})`,
+    lock: `select pg_advisory_xact_lock(${appendLockKey})`,
+    notify: `select pg_notify('${channel}', '')`,
     // Stream heads (event_id null) and stored copies of the ids, in one round trip.
     lookup: `
       select null::text as event_id, s.name as stream_name, h.revision, h.position
@@ -437,10 +454,11 @@ function statements(schema: string, appendLockKey: string, channel: string) {
         ) h
       union all
       select event_id, stream_name, revision, position from ${events} where event_id = any($2::text[])`,
-    // One statement for the whole batch; positions are drawn in `ord` order.
+    // One statement for the whole batch; positions are drawn in `ord` order. recorded_at is taken
+    // after the append lock (not now(), the transaction start), so it grows with the positions.
     insert: `
-      insert into ${events} (stream_name, revision, event_id, type, data, metadata, schema_version)
-      select stream_name, revision, event_id, type, data::json, metadata::json, schema_version
+      insert into ${events} (stream_name, revision, event_id, type, data, metadata, schema_version, recorded_at)
+      select stream_name, revision, event_id, type, data::json, metadata::json, schema_version, statement_timestamp()
         from unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[])
           with ordinality as t(stream_name, revision, event_id, type, data, metadata, schema_version, ord)
         order by ord
@@ -481,6 +499,17 @@ function filterSql(filter: EventFilter | undefined, params: unknown[]): string {
   return sql;
 }
 
-function isPgError(error: unknown): error is Error & { code: string } {
-  return error instanceof Error && typeof (error as { code?: unknown }).code === 'string';
+/**
+ * Awaits pipelined queries together: all of them settle (no unhandled rejection), then the first
+ * failure in send order is thrown (later ones only report the aborted transaction).
+ */
+async function settled<T extends readonly unknown[]>(queries: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(queries);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return error instanceof Error && (error as { code?: unknown }).code === UNIQUE_VIOLATION;
 }

@@ -28,6 +28,8 @@ export interface SqliteEventStoreOptions extends SubscriptionTuning {
    * where that loss is acceptable. Group commit (`appendMany`) pays the fsync once per batch.
    */
   readonly synchronous?: 'FULL' | 'NORMAL';
+  /** Page cache of the connection. Default 32 MiB. */
+  readonly cacheSizeKiB?: number;
   /** How long a reader or writer waits for another connection's lock (another process reading). */
   readonly busyTimeoutMs?: number;
   /** Clock for `recordedAt`. */
@@ -86,8 +88,13 @@ export class SqliteEventStore implements EventStore {
     private readonly options: SqliteEventStoreOptions = {},
   ) {
     this.db = new Database(filename);
+    // Only takes effect on a new file. Rows are about 1 KB and both unique indexes take random
+    // keys (uuids, stream names); 16 KiB pages roughly double batched append throughput over the
+    // 4 KiB default here (measured with bench/store.bench.ts's raw inserts).
+    this.db.pragma('page_size = 16384');
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+    this.db.pragma(`cache_size = ${-Math.max(1024, Math.floor(options.cacheSizeKiB ?? 32 * 1024))}`);
     this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
     this.db.exec(MIGRATION);
     this.statements = this.prepare();
