@@ -85,8 +85,9 @@ describe('Ingestion over HTTP (standalone)', () => {
   });
 
   describe('bad input gets a clear 4xx and changes nothing', () => {
-    const cases: Array<[string, RequestInit & { json?: unknown }, number, string, string?]> = [
-      ['malformed JSON', { method: 'POST', body: '{"id": "x", ', headers: { 'content-type': 'application/json' } }, 400, 'MALFORMED_JSON'],
+    // Every row has all five entries: jest-each treats a missing one as a `done` callback.
+    const cases: Array<[string, RequestInit & { json?: unknown }, number, string, string | undefined]> = [
+      ['malformed JSON', { method: 'POST', body: '{"id": "x", ', headers: { 'content-type': 'application/json' } }, 400, 'MALFORMED_JSON', undefined],
       ['missing id', { method: 'POST', json: { specversion: '1.0', source: 's', type: 't' } }, 400, 'VALIDATION_FAILED', '/id'],
       ['missing source', { method: 'POST', json: { specversion: '1.0', id: '1', type: 't' } }, 400, 'VALIDATION_FAILED', '/source'],
       ['missing type', { method: 'POST', json: { specversion: '1.0', id: '1', source: 's' } }, 400, 'VALIDATION_FAILED', '/type'],
@@ -96,12 +97,12 @@ describe('Ingestion over HTTP (standalone)', () => {
       ['bad time', { method: 'POST', json: { specversion: '1.0', id: '1', source: 's', type: 't', time: 'yesterday' } }, 400, 'VALIDATION_FAILED', '/time'],
       ['unknown field', { method: 'POST', json: { specversion: '1.0', id: '1', source: 's', type: 't', Bogus_Field: 1 } }, 400, 'VALIDATION_FAILED', '/Bogus_Field'],
       ['one bad event in a batch', { method: 'POST', json: [cloudEvent('ok-1'), { specversion: '1.0', source: 's', type: 't' }] }, 400, 'VALIDATION_FAILED', '/1/id'],
-      ['an empty batch', { method: 'POST', json: [] }, 400, 'VALIDATION_FAILED'],
-      ['a scalar body', { method: 'POST', json: 42 }, 400, 'VALIDATION_FAILED'],
-      ['no body', { method: 'POST', headers: { 'content-type': 'application/json' } }, 400, 'VALIDATION_FAILED'],
-      ['an unsupported media type', { method: 'POST', body: 'hello', headers: { 'content-type': 'text/plain' } }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
-      ['a batch over the limit', { method: 'POST', json: Array.from({ length: 1001 }, (_, i) => cloudEvent(`over-${i}`)) }, 413, 'BATCH_TOO_LARGE'],
-      ['a body over the limit', { method: 'POST', json: cloudEvent('big', { data: { blob: 'x'.repeat(2_100_000) } }) }, 413, 'PAYLOAD_TOO_LARGE'],
+      ['an empty batch', { method: 'POST', json: [] }, 400, 'VALIDATION_FAILED', undefined],
+      ['a scalar body', { method: 'POST', json: 42 }, 400, 'VALIDATION_FAILED', undefined],
+      ['no body', { method: 'POST', headers: { 'content-type': 'application/json' } }, 400, 'VALIDATION_FAILED', undefined],
+      ['an unsupported media type', { method: 'POST', body: 'hello', headers: { 'content-type': 'text/plain' } }, 415, 'UNSUPPORTED_MEDIA_TYPE', undefined],
+      ['a batch over the limit', { method: 'POST', json: Array.from({ length: 1001 }, (_, i) => cloudEvent(`over-${i}`)) }, 413, 'BATCH_TOO_LARGE', undefined],
+      ['a body over the limit', { method: 'POST', json: cloudEvent('big', { data: { blob: 'x'.repeat(2_100_000) } }) }, 413, 'PAYLOAD_TOO_LARGE', undefined],
     ];
 
     it.each(cases)('%s', async (_name, init, status, code, path) => {
