@@ -62,7 +62,7 @@ describe('kill -9 during ingestion (standalone process)', () => {
     const seen = new Map<string, number>();
     let cursor: string | null = null;
     do {
-      const res = await fetch(`${proc.baseUrl}/api/v1/events?type=durability.tick&limit=1000&minPosition=${maxPosition}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, {
+      const res = await fetch(`${proc.baseUrl}/api/v1/events?type=durability.tick&limit=500&minPosition=${maxPosition}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, {
         headers: { 'x-api-key': KEY },
       });
       expect(res.status).toBe(200);

@@ -19,6 +19,8 @@ import { CorrelationIdMiddleware } from './http/correlation-id.middleware';
 import { IdempotencyInterceptor } from './http/idempotency.interceptor';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { GatewaySharedModule } from './shared/gateway-shared.module';
+import { RealtimeModule } from '@meridian/infrastructure/realtime/realtime.module';
+import { WsGatewayModule } from './realtime/ws-gateway.module';
 import { ConversationsHttpModule } from './conversations/conversations-http.module';
 import { TriggersHttpModule } from './triggers/triggers-http.module';
 
@@ -27,7 +29,7 @@ import { TriggersHttpModule } from './triggers/triggers-http.module';
  * store and the read models. Auth is on for every route not marked @Public().
  */
 @Module({
-  imports: [CqrsModule.forRoot(), TerminusModule, GatewaySharedModule, ConversationsHttpModule, TriggersHttpModule],
+  imports: [CqrsModule.forRoot(), TerminusModule, GatewaySharedModule, RealtimeModule, WsGatewayModule, ConversationsHttpModule, TriggersHttpModule],
   controllers: [HealthController, IngestEventsHttpController, QueryEventsHttpController, GetEntityHttpController, ProjectionsHttpController, AgentCommandsHttpController],
   providers: [
     { provide: APP_FILTER, useClass: ProblemDetailsFilter },

@@ -9,6 +9,10 @@ import { Logger } from 'nestjs-pino';
  */
 export function configureHttpApp(app: INestApplication): void {
   app.useLogger(app.get(Logger));
+  const http = app.getHttpAdapter().getInstance() as { set(setting: string, value: unknown): void };
+  // Aggregates carry their own ETag (the stream revision); Express's body hashes would be misleading.
+  http.set('etag', false);
+  http.set('x-powered-by', false);
   app.useWebSocketAdapter(new WsAdapter(app));
   app.enableShutdownHooks();
   const document = SwaggerModule.createDocument(
