@@ -2,9 +2,12 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Client } from 'pg';
 import { DataSource, type ObjectLiteral } from 'typeorm';
+import { AgentDecisionRecord, AgentRecord } from './agents/agent-read-model.entities';
+import { ConversationApprovalRecord, ConversationMessageRecord, ConversationRecord } from './conversations/conversation-read-model.entities';
 import { ProjectionCheckpointRecord, ProjectionStateRecord } from './engine/projection-bookkeeping.entities';
 import { EntityStateRecord } from './ingestion/entity-state.entity';
 import { IngestedEventRecord } from './ingestion/ingested-event.entity';
+import { TriggerFiringRecord, TriggerRecord } from './triggers/trigger-read-model.entities';
 
 export type ReadModelDatabaseOptions =
   | { readonly type: 'sqlite'; readonly path: string }
@@ -25,7 +28,19 @@ export interface ReadModelDataSourceOptions {
 }
 
 /** Every read-model entity, plus the projection bookkeeping. */
-export const READ_MODEL_ENTITIES: Array<new () => ObjectLiteral> = [ProjectionCheckpointRecord, ProjectionStateRecord, IngestedEventRecord, EntityStateRecord];
+export const READ_MODEL_ENTITIES: Array<new () => ObjectLiteral> = [
+  ProjectionCheckpointRecord,
+  ProjectionStateRecord,
+  IngestedEventRecord,
+  EntityStateRecord,
+  AgentRecord,
+  AgentDecisionRecord,
+  ConversationRecord,
+  ConversationMessageRecord,
+  ConversationApprovalRecord,
+  TriggerRecord,
+  TriggerFiringRecord,
+];
 
 /**
  * Opens (initialises) the read-model database.
