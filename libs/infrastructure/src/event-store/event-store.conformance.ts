@@ -702,12 +702,29 @@ export function eventStoreConformance(name: string, factory: EventStoreFactory):
         expect(calls).toBe(1);
       });
 
-      it('close() stops running subscriptions', async () => {
+      it('close() stops running subscriptions, waiting for a running handler call', async () => {
         const closing = await open();
-        const collector = new Collector();
-        closing.subscribe(collector);
-        await waitFor(() => collector.caughtUp.length > 0, 'caught up');
-        await closing.close();
+        await closing.append(uniqueStream(), newEvents(1), { expected: 'no_stream' });
+        let release!: () => void;
+        const gate = new Promise<void>((resolve) => (release = resolve));
+        let entered = false;
+        closing.subscribe({
+          onEvents: async () => {
+            entered = true;
+            await gate;
+          },
+        });
+        try {
+          await waitFor(() => entered, 'the handler to start');
+        } finally {
+          setTimeout(() => release(), 20_000).unref();
+        }
+        let closed = false;
+        const closingDone = closing.close().then(() => (closed = true));
+        for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+        expect(closed).toBe(false);
+        release();
+        await closingDone;
         await expect(closing.append(uniqueStream(), newEvents(1), { expected: 'any' })).rejects.toThrow(/closed/);
       });
 

@@ -49,6 +49,8 @@ export class InMemoryEventStore implements EventStore {
   private readonly notifier = new AppendNotifier();
   private readonly subscriptions: SubscriptionRegistry;
   private closed = false;
+  /** Subscriptions are stopped (handlers finish) before the store closes; repeated calls share it. */
+  private closing: Promise<void> | null = null;
 
   constructor(private readonly options: InMemoryEventStoreOptions = {}) {
     this.subscriptions = new SubscriptionRegistry(this, this.notifier, options);
@@ -146,11 +148,14 @@ export class InMemoryEventStore implements EventStore {
     return this.subscriptions.start(handler, options);
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    await this.subscriptions.stopAll();
-    this.closed = true;
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.subscriptions.stopAll();
+      this.closed = true;
+    })();
+    return this.closing;
   }
+
 
   private toRecorded(row: StoredRow): RecordedEvent {
     const event: RecordedEvent = {

@@ -35,10 +35,12 @@ import type { Upcasters } from './upcasters';
  * oldest open transaction anywhere in the database, and complicates every read. Serialising costs
  * little here because throughput comes from group commit: `appendMany` writes a whole batch in one
  * transaction with one multi-row INSERT, so the lock is taken once per batch, not per event. The
- * lock also makes the revision check and the insert one atomic step.
+ * lock also makes the revision check and the insert one atomic step. The price: one-event appends
+ * from concurrent writers queue behind each other (about one commit latency each), so callers with
+ * many events batch them (ingestion does).
  *
- * The transaction is short and never waits on unrelated IO: lookups, one INSERT, commit. JSON is
- * encoded before the transaction opens. `idle_in_transaction_session_timeout` makes PostgreSQL end
+ * The transaction is short and never waits on unrelated IO: lookups, one INSERT, commit, sent in
+ * two pipelined flights with prepared statements. JSON is encoded before the transaction opens. `idle_in_transaction_session_timeout` makes PostgreSQL end
  * a session that leaves a transaction open (a stalled client must not hold the append lock).
  */
 
@@ -137,6 +139,8 @@ export class PostgresEventStore implements EventStore {
   private listenerStarting = false;
   private listenerRetry: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Subscriptions are stopped (handlers finish) before the store closes; repeated calls share it. */
+  private closing: Promise<void> | null = null;
 
   constructor(
     private readonly connectionString: string,
@@ -199,6 +203,7 @@ export class PostgresEventStore implements EventStore {
 
   async appendMany(requests: readonly AppendRequest[]): Promise<AppendResult[]> {
     this.assertOpen();
+    if (requests.length === 0) return [];
     await this.init();
     // Encoded before the transaction opens, so the append lock is held as briefly as possible.
     const encoded = new Map<NewEvent, { data: string; metadata: string }>();
@@ -361,16 +366,19 @@ export class PostgresEventStore implements EventStore {
     return subscription;
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    await this.subscriptions.stopAll();
-    this.closed = true;
-    if (this.listenerRetry) clearTimeout(this.listenerRetry);
-    const listener = this.listener;
-    this.listener = null;
-    await listener?.end().catch(() => undefined);
-    await this.pool.end();
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.subscriptions.stopAll();
+      this.closed = true;
+      if (this.listenerRetry) clearTimeout(this.listenerRetry);
+      const listener = this.listener;
+      this.listener = null;
+      await listener?.end().catch(() => undefined);
+      await this.pool.end();
+    })();
+    return this.closing;
   }
+
 
   /**
    * One LISTEN connection per store wakes its subscriptions when any process appends. If it

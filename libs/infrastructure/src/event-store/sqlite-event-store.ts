@@ -82,6 +82,8 @@ export class SqliteEventStore implements EventStore {
   private readonly statements: ReturnType<SqliteEventStore['prepare']>;
   private readonly writeBatch: (requests: readonly AppendRequest[], recordedAt: string) => AppendResult[];
   private closed = false;
+  /** Subscriptions are stopped (handlers finish) before the store closes; repeated calls share it. */
+  private closing: Promise<void> | null = null;
 
   constructor(
     readonly filename: string,
@@ -107,24 +109,24 @@ export class SqliteEventStore implements EventStore {
     };
     // IMMEDIATE takes the write lock up front: the lookups and the inserts see one state.
     const transaction = this.db.transaction((requests: readonly AppendRequest[], recordedAt: string): AppendResult[] => {
-        const plan = planAppends(requests, lookup);
-        const positions = new Array<number>(plan.rows.length);
-        for (let i = 0; i < plan.rows.length; i++) {
-          const { streamName, revision, event } = plan.rows[i];
-          const info = insert.run(
-            streamName,
-            revision,
-            event.eventId,
-            event.type,
-            JSON.stringify(event.data) ?? 'null',
-            JSON.stringify(event.metadata),
-            event.schemaVersion ?? 1,
-            recordedAt,
-          );
-          positions[i] = Number(info.lastInsertRowid);
-        }
-        return resolveResults(plan, positions);
-      });
+      const plan = planAppends(requests, lookup);
+      const positions = new Array<number>(plan.rows.length);
+      for (let i = 0; i < plan.rows.length; i++) {
+        const { streamName, revision, event } = plan.rows[i];
+        const info = insert.run(
+          streamName,
+          revision,
+          event.eventId,
+          event.type,
+          JSON.stringify(event.data) ?? 'null',
+          JSON.stringify(event.metadata),
+          event.schemaVersion ?? 1,
+          recordedAt,
+        );
+        positions[i] = Number(info.lastInsertRowid);
+      }
+      return resolveResults(plan, positions);
+    });
     this.writeBatch = (requests, recordedAt) => transaction.immediate(requests, recordedAt);
   }
 
@@ -208,12 +210,15 @@ export class SqliteEventStore implements EventStore {
     return this.subscriptions.start(handler, options);
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    await this.subscriptions.stopAll();
-    this.closed = true;
-    this.db.close();
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.subscriptions.stopAll();
+      this.closed = true;
+      this.db.close();
+    })();
+    return this.closing;
   }
+
 
   private toRecorded(row: EventRow): RecordedEvent {
     const event: RecordedEvent = {
