@@ -8,6 +8,7 @@ import { IDEMPOTENCY_STORE, IdempotencyStore } from '@meridian/infrastructure/id
 import { READ_MODEL_DATA_SOURCE } from '@meridian/infrastructure/read-models';
 import { AgentCommandHandler } from './agents/commands/agent-command.handler';
 import { AgentCommandsHttpController } from './agents/commands/agent-commands.http.controller';
+import { AgentQueriesHttpController } from './agents/queries/agent-queries.http.controller';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { IngestEventsHttpController } from './events/ingest-events/ingest-events.http.controller';
 import { HealthController } from './health/health.controller';
@@ -19,6 +20,7 @@ import { CorrelationIdMiddleware } from './http/correlation-id.middleware';
 import { IdempotencyInterceptor } from './http/idempotency.interceptor';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { GatewaySharedModule } from './shared/gateway-shared.module';
+import { GraphqlApiModule } from './graphql/graphql-api.module';
 import { RealtimeModule } from '@meridian/infrastructure/realtime/realtime.module';
 import { WsGatewayModule } from './realtime/ws-gateway.module';
 import { ConversationsHttpModule } from './conversations/conversations-http.module';
@@ -29,8 +31,8 @@ import { TriggersHttpModule } from './triggers/triggers-http.module';
  * store and the read models. Auth is on for every route not marked @Public().
  */
 @Module({
-  imports: [CqrsModule.forRoot(), TerminusModule, GatewaySharedModule, RealtimeModule, WsGatewayModule, ConversationsHttpModule, TriggersHttpModule],
-  controllers: [HealthController, IngestEventsHttpController, QueryEventsHttpController, GetEntityHttpController, ProjectionsHttpController, AgentCommandsHttpController],
+  imports: [CqrsModule.forRoot(), TerminusModule, GatewaySharedModule, RealtimeModule, WsGatewayModule, ConversationsHttpModule, TriggersHttpModule, GraphqlApiModule],
+  controllers: [HealthController, IngestEventsHttpController, QueryEventsHttpController, GetEntityHttpController, ProjectionsHttpController, AgentCommandsHttpController, AgentQueriesHttpController],
   providers: [
     { provide: APP_FILTER, useClass: ProblemDetailsFilter },
     { provide: APP_GUARD, useClass: ApiKeyGuard },

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { AgentState } from '@meridian/domain';
+import type { AgentView as AgentReadModelView } from '@meridian/infrastructure/read-models';
 
 /** The agent as the API shows it (API.md "Agents"). */
 export const AgentViewSchema = Type.Object(
@@ -39,5 +40,21 @@ export function agentViewFromState(state: AgentState, revision: number): AgentVi
     status: state.status,
     version: state.version,
     revision,
+  };
+}
+
+/** The read model's row in the same shape, so reads and writes answer alike. */
+export function agentViewFromReadModel(agent: AgentReadModelView): AgentView & { createdAt: string; updatedAt: string; decisionCount: number; messageCount: number } {
+  const definition = agent.definition as Omit<AgentView, 'id' | 'status' | 'version' | 'revision'>;
+  return {
+    id: agent.id,
+    ...definition,
+    status: agent.status,
+    version: agent.definitionVersion,
+    revision: agent.revision,
+    decisionCount: agent.decisionCount,
+    messageCount: agent.messageCount,
+    createdAt: agent.createdAt,
+    updatedAt: agent.updatedAt,
   };
 }

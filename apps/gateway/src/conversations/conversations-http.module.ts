@@ -1,3 +1,4 @@
+import { ConversationQueriesHttpController } from './queries/conversation-queries.http.controller';
 import { Module } from '@nestjs/common';
 import { GatewaySharedModule } from '../shared/gateway-shared.module';
 import { ConversationCommandHandler } from './commands/conversation-command.handler';
@@ -6,7 +7,7 @@ import { ConversationCommandsHttpController } from './commands/conversation-comm
 /** The command side of conversations over HTTP (API.md "Conversations"). */
 @Module({
   imports: [GatewaySharedModule],
-  controllers: [ConversationCommandsHttpController],
+  controllers: [ConversationCommandsHttpController, ConversationQueriesHttpController],
   providers: [ConversationCommandHandler],
 })
 export class ConversationsHttpModule {}

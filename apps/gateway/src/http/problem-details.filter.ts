@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { ConcurrencyConflictError, DomainError, type DomainErrorKind } from '@meridian/domain';
-import { SchemaValidationError } from '@meridian/infrastructure/validation/schema-validator';
+import { SchemaValidationError, type ValidationIssue } from '@meridian/infrastructure/validation/schema-validator';
 import type { MeridianRequest } from './meridian-request';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, problem, type ProblemDetails } from './problem-details';
 
@@ -25,6 +25,12 @@ const CODE_BY_STATUS: Record<number, string> = {
   429: 'RATE_LIMITED',
 };
 
+/** Domain validation paths read like code (`engine.rules[0].then`); the API speaks JSON pointers (`/engine/rules/0/then`). */
+function asPointer(issue: ValidationIssue): ValidationIssue {
+  if (issue.path === '' || issue.path.startsWith('/')) return issue;
+  return { ...issue, path: '/' + issue.path.replace(/\[(\d+)\]/g, '.$1').split('.').filter(Boolean).join('/') };
+}
+
 /**
  * Every error leaves the HTTP API as problem+json with a stable code. Domain errors map by kind,
  * concurrency conflicts are 412 (the client's precondition no longer holds), anything unexpected is
@@ -38,7 +44,7 @@ export function toProblem(error: unknown, correlationId: string): ProblemDetails
     return problem(400, 'VALIDATION_FAILED', 'The request is not valid.', correlationId, { errors: error.issues });
   }
   if (error instanceof DomainError) {
-    const extra = error.details && Array.isArray(error.details.errors) ? { errors: error.details.errors as ProblemDetails['errors'] } : {};
+    const extra = error.details && Array.isArray(error.details.errors) ? { errors: (error.details.errors as ValidationIssue[]).map(asPointer) } : {};
     return problem(STATUS_BY_KIND[error.kind], error.code, error.message, correlationId, extra);
   }
   if (error instanceof ConcurrencyConflictError) {

@@ -1,3 +1,4 @@
+import { TriggerQueriesHttpController } from './queries/trigger-queries.http.controller';
 import { Module } from '@nestjs/common';
 import { GatewaySharedModule } from '../shared/gateway-shared.module';
 import { TriggerCommandHandler } from './commands/trigger-command.handler';
@@ -6,7 +7,7 @@ import { TriggerCommandsHttpController } from './commands/trigger-commands.http.
 /** The command side of triggers over HTTP (API.md "Triggers"). */
 @Module({
   imports: [GatewaySharedModule],
-  controllers: [TriggerCommandsHttpController],
+  controllers: [TriggerCommandsHttpController, TriggerQueriesHttpController],
   providers: [TriggerCommandHandler],
 })
 export class TriggersHttpModule {}

@@ -12,7 +12,8 @@ import { openApi } from '../../http/openapi-schema';
 import { commandContext, etag, expectedRevisionFrom } from '../../shared/aggregate-command';
 import { ReadYourWrites } from '../../shared/read-your-writes';
 import { CreateAgentRequestSchema, PostAgentMessageRequestSchema, ReconfigureAgentRequestSchema } from '../agent-definition.schema';
-import { agentViewFromState, AgentViewSchema, type AgentView } from '../agent.view';
+import { AgentsReadRepository } from '@meridian/infrastructure/read-models';
+import { agentViewFromReadModel, agentViewFromState, AgentViewSchema, type AgentView } from '../agent.view';
 import { AgentCommandMessage, type AgentCommandOutcome } from './agent-command.message';
 
 /**
@@ -25,6 +26,7 @@ export class AgentCommandsHttpController {
   constructor(
     private readonly commands: CommandBus,
     private readonly readYourWrites: ReadYourWrites,
+    private readonly agents: AgentsReadRepository,
   ) {}
 
   @Post()
@@ -41,7 +43,7 @@ export class AgentCommandsHttpController {
     const agentId = id ?? randomUUID();
     const outcome = await this.run({ type: 'DefineAgent', data: { agentId, definition: definition as AgentDefinitionInput } }, ctx);
     response.setHeader('Location', `/api/v1/agents/${encodeURIComponent(agentId)}`);
-    return this.respond(outcome, response);
+    return this.respond(outcome, response, ctx);
   }
 
   @Patch(':id')
@@ -56,21 +58,21 @@ export class AgentCommandsHttpController {
     @Res({ passthrough: true }) response: Response,
   ): Promise<AgentView> {
     const outcome = await this.run({ type: 'ReconfigureAgent', data: { agentId, changes: changes as AgentDefinitionPatch } }, ctx, expectedRevisionFrom(ifMatch));
-    return this.respond(outcome, response);
+    return this.respond(outcome, response, ctx);
   }
 
   @Post(':id/pause')
   @HttpCode(200)
   @ApiResponse({ status: 200, schema: openApi(AgentViewSchema) })
   async pause(@Param('id') agentId: string, @Headers('if-match') ifMatch: string | undefined, @Ctx() ctx: RequestContext, @Res({ passthrough: true }) response: Response) {
-    return this.respond(await this.run({ type: 'PauseAgent', data: { agentId } }, ctx, expectedRevisionFrom(ifMatch)), response);
+    return this.respond(await this.run({ type: 'PauseAgent', data: { agentId } }, ctx, expectedRevisionFrom(ifMatch)), response, ctx);
   }
 
   @Post(':id/resume')
   @HttpCode(200)
   @ApiResponse({ status: 200, schema: openApi(AgentViewSchema) })
   async resume(@Param('id') agentId: string, @Headers('if-match') ifMatch: string | undefined, @Ctx() ctx: RequestContext, @Res({ passthrough: true }) response: Response) {
-    return this.respond(await this.run({ type: 'ResumeAgent', data: { agentId } }, ctx, expectedRevisionFrom(ifMatch)), response);
+    return this.respond(await this.run({ type: 'ResumeAgent', data: { agentId } }, ctx, expectedRevisionFrom(ifMatch)), response, ctx);
   }
 
   /** Retires the agent: it stops reacting; its history stays. */
@@ -78,7 +80,7 @@ export class AgentCommandsHttpController {
   @HttpCode(200)
   @ApiResponse({ status: 200, schema: openApi(AgentViewSchema) })
   async retire(@Param('id') agentId: string, @Headers('if-match') ifMatch: string | undefined, @Ctx() ctx: RequestContext, @Res({ passthrough: true }) response: Response) {
-    return this.respond(await this.run({ type: 'RetireAgent', data: { agentId } }, ctx, expectedRevisionFrom(ifMatch)), response);
+    return this.respond(await this.run({ type: 'RetireAgent', data: { agentId } }, ctx, expectedRevisionFrom(ifMatch)), response, ctx);
   }
 
   /** Puts a message in the agent's mailbox. */
@@ -104,10 +106,14 @@ export class AgentCommandsHttpController {
     return outcome;
   }
 
-  private respond(outcome: AgentCommandOutcome, response: Response): AgentView {
+  /** The read model's view once it has caught up (same shape as GET), else the decider's state. */
+  private async respond(outcome: AgentCommandOutcome, response: Response, ctx: RequestContext): Promise<AgentView> {
+    response.setHeader('ETag', etag(outcome.revision));
+    const id = outcome.state?.id;
+    const projected = id ? await this.agents.get(id, ctx.tenantId) : null;
+    if (projected && projected.revision === outcome.revision) return agentViewFromReadModel(projected);
     const view = agentViewFromState(outcome.state, outcome.revision);
     if (!view) throw new HttpProblem(500, 'INTERNAL_ERROR', 'The agent has no state after a successful command.');
-    response.setHeader('ETag', etag(outcome.revision));
     return view;
   }
 }
