@@ -1,8 +1,10 @@
 import { Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
+import { Roles } from '../auth/roles.decorator';
 import { PROJECTION_MANAGER, type ProjectionManager, type ProjectionStatus, type RebuildStarted } from '@meridian/infrastructure/read-models';
 
 @ApiTags('operations')
+@Roles('admin', 'operator')
 @Controller('api/v1/admin/projections')
 export class ProjectionsHttpController {
   constructor(@Inject(PROJECTION_MANAGER) private readonly projections: ProjectionManager) {}

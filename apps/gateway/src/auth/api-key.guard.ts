@@ -6,6 +6,8 @@ import type { MeridianRequest } from '../http/meridian-request';
 import { HttpProblem } from '../http/problem-details';
 import { credentialsFrom } from './credentials';
 import { IS_PUBLIC } from './public.decorator';
+import { REQUIRED_ROLES } from './roles.decorator';
+import type { Role } from '@meridian/infrastructure/auth/principal';
 
 /** Authentication on by default: every route needs a valid key unless marked @Public(). */
 @Injectable()
@@ -26,6 +28,10 @@ export class ApiKeyGuard implements CanActivate {
     const principal = this.apiKeys.authenticate(key);
     if (!principal) throw new HttpProblem(401, 'INVALID_CREDENTIALS', 'The API key is not valid.');
     request.principal = principal;
+    const roles = this.reflector.getAllAndOverride<Role[] | undefined>(REQUIRED_ROLES, [context.getHandler(), context.getClass()]);
+    if (roles && !roles.includes(principal.role)) {
+      throw new HttpProblem(403, 'FORBIDDEN', `This route needs one of the roles: ${roles.join(', ')}.`);
+    }
     return true;
   }
 }
