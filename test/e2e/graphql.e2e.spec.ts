@@ -51,6 +51,22 @@ describe('GraphQL read side (standalone)', () => {
   });
   afterAll(() => api.close());
 
+  it('publishes the read side through introspection: the root fields of API.md and their arguments', async () => {
+    const data = await query<{ __schema: { queryType: { fields: { name: string; args: { name: string }[] }[] } } }>(`{ __schema { queryType { fields { name args { name } } } } }`);
+    const fields = Object.fromEntries(data.__schema.queryType.fields.map((f) => [f.name, f.args.map((a) => a.name).sort()]));
+    expect(fields).toEqual({
+      agents: ['cursor', 'limit', 'minPosition', 'status'],
+      agent: ['id', 'minPosition'],
+      conversations: ['cursor', 'limit', 'minPosition'],
+      conversation: ['id', 'minPosition'],
+      triggers: ['agentId', 'cursor', 'includeDeleted', 'limit', 'minPosition'],
+      trigger: ['id', 'minPosition'],
+      events: ['cursor', 'filter', 'limit', 'minPosition'],
+      entity: ['minPosition', 'subject'],
+      projections: [],
+    });
+  });
+
   describe('events and entities', () => {
     it('lists ingested events of a type in global order, with the CloudEvent fields and positions', async () => {
       const data = await query<{ events: { items: Json[]; nextCursor: string | null } }>(

@@ -1,7 +1,8 @@
 /**
  * The GraphQL read side (API.md "GraphQL"), schema first: this text is the contract, the resolvers
- * only fill it from the read repositories. Field names and shapes follow the REST views, so a
- * client can move between the two without a second vocabulary.
+ * only fill it from the read repositories, whose views give the field names (an agent's definition
+ * is one `definition` document with its `definitionVersion`, where REST spreads it and calls the
+ * version `version`).
  *
  * Every list takes `limit` (default 50, at most 500) and an opaque `cursor` (a previous page's
  * `nextCursor`). Every root read takes `minPosition`: the `position` a write answered with; the read
