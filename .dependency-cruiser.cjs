@@ -13,8 +13,8 @@
  * in-memory adapter), but production code must never import them.
  */
 
-/** Test code: specs anywhere, and everything under test/. */
-const TEST_CODE = ['\\.spec\\.ts$', '^test/'];
+/** Test code: specs and their fixtures (`*.fixture.ts`, only ever imported by specs) anywhere, and everything under test/. */
+const TEST_CODE = ['\\.spec\\.ts$', '\\.fixture\\.ts$', '^test/'];
 
 /** Matches a package by name, whether resolved into node_modules (incl. @types) or unresolvable. */
 const pkg = (...names) =>
