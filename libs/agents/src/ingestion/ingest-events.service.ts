@@ -38,46 +38,100 @@ function envelope(event: CloudEvent): CloudEventEnvelope {
 
 const MAX_ATTEMPTS = 5;
 
+interface PendingIngest {
+  readonly events: ReadonlyMap<string, { readonly stream: string; readonly event: NewEvent }>;
+  readonly total: number;
+  readonly resolve: (result: IngestResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 /**
- * Appends ingested CloudEvents to the event store in one group commit, deduplicated by
- * `(source, id)`: the stored event id is derived from it, so a duplicate is found by id — within
- * the batch, against what is stored, and (through the store's id uniqueness) against a concurrent
- * request carrying the same event.
+ * Appends ingested CloudEvents to the event store, deduplicated by `(source, id)`: the stored event
+ * id is derived from it, so a duplicate is found by id — within a request, against what is
+ * stored, and (through the store's id uniqueness) against a concurrent request.
+ *
+ * Group commit: requests that arrive while the store is busy are appended together in one
+ * `appendMany` (one transaction, one fsync), which is where ingestion throughput comes from. Each
+ * request still gets its own answer, and resolves only once its events are durable.
  */
 export class IngestEventsService implements InboundEventsPort {
-  constructor(private readonly store: EventStore) {}
+  private queue: PendingIngest[] = [];
+  private flushing = false;
 
-  async ingest(events: readonly CloudEvent[], context: IngestContext): Promise<IngestResult> {
-    const unique = new Map<string, CloudEvent>();
+  constructor(
+    private readonly store: EventStore,
+    /** Upper bound of events per group commit. */
+    private readonly maxGroupEvents = 5000,
+  ) {}
+
+  ingest(events: readonly CloudEvent[], context: IngestContext): Promise<IngestResult> {
+    const unique = new Map<string, { stream: string; event: NewEvent }>();
     for (const event of events) {
       const id = storedEventId(event.source, event.id);
-      if (!unique.has(id)) unique.set(id, event);
+      if (!unique.has(id)) unique.set(id, { stream: ingestionStreamName(event, context.tenantId), event: this.toNewEvent(id, event, context) });
     }
-    const inBatchDuplicates = events.length - unique.size;
+    return new Promise<IngestResult>((resolve, reject) => {
+      this.queue.push({ events: unique, total: events.length, resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        // Let the requests already received in this turn of the event loop join the group.
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
 
+  private async flush(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const group: PendingIngest[] = [];
+        let size = 0;
+        while (this.queue.length > 0 && (group.length === 0 || size + this.queue[0].events.size <= this.maxGroupEvents)) {
+          const next = this.queue.shift() as PendingIngest;
+          size += next.events.size;
+          group.push(next);
+        }
+        await this.commitGroup(group);
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async commitGroup(group: readonly PendingIngest[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const existing = await this.store.findExistingEventIds([...unique.keys()]);
-      const requests: AppendRequest[] = [];
-      for (const [eventId, event] of unique) {
-        if (existing.has(eventId)) continue;
-        requests.push({ streamName: ingestionStreamName(event, context.tenantId), events: [this.toNewEvent(eventId, event, context)], expected: 'any' });
-      }
-      if (requests.length === 0) {
-        return { accepted: 0, duplicates: events.length, position: 0 };
-      }
       try {
-        const results = await this.store.appendMany(requests);
-        const written = results.filter((r) => !r.duplicate).length;
-        return {
-          accepted: written,
-          duplicates: inBatchDuplicates + existing.size + (requests.length - written),
-          position: Math.max(...results.map((r) => r.position)),
-        };
+        const ids = group.flatMap((p) => [...p.events.keys()]);
+        const existing = await this.store.findExistingEventIds(ids);
+        const claimed = new Set<string>();
+        const requests: AppendRequest[] = [];
+        const owner: number[] = [];
+        const written = group.map(() => 0);
+        group.forEach((pending, index) => {
+          for (const [eventId, { stream, event }] of pending.events) {
+            // Stored already, or carried by an earlier request of this group: a duplicate here.
+            if (existing.has(eventId) || claimed.has(eventId)) continue;
+            claimed.add(eventId);
+            requests.push({ streamName: stream, events: [event], expected: 'any' });
+            owner.push(index);
+          }
+        });
+        const results = requests.length > 0 ? await this.store.appendMany(requests) : [];
+        const positions = group.map(() => 0);
+        results.forEach((result, i) => {
+          const index = owner[i];
+          if (!result.duplicate) written[index] += 1;
+          positions[index] = Math.max(positions[index], result.position);
+        });
+        group.forEach((pending, index) =>
+          pending.resolve({ accepted: written[index], duplicates: pending.total - written[index], position: positions[index] }),
+        );
+        return;
       } catch (error) {
-        // A concurrent request stored one of these events between our lookup and our append:
+        // A concurrent writer stored one of these events between our lookup and our append:
         // look again; what is now stored counts as duplicate.
         if (error instanceof ConcurrencyConflictError && attempt < MAX_ATTEMPTS) continue;
-        throw error;
+        group.forEach((pending) => pending.reject(error));
+        return;
       }
     }
   }

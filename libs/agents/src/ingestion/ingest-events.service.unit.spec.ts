@@ -74,4 +74,26 @@ describe('IngestEventsService', () => {
     expect(results.reduce((n, r) => n + r.duplicates, 0)).toBe(100);
     expect(await store.readAll()).toHaveLength(50);
   });
+
+  it('given requests arriving together, when ingested, then they share one group commit and each gets its own answer', async () => {
+    const appendMany = jest.spyOn(store, 'appendMany');
+    const [a, b, c] = await Promise.all([
+      service.ingest([event('g-1', 's1'), event('g-2', 's2')], context),
+      service.ingest([event('g-2', 's2'), event('g-3', 's1')], context),
+      service.ingest([event('g-1', 's1')], context),
+    ]);
+    expect(appendMany).toHaveBeenCalledTimes(1);
+    expect(a).toMatchObject({ accepted: 2, duplicates: 0 });
+    expect(b).toMatchObject({ accepted: 1, duplicates: 1 });
+    expect(c).toMatchObject({ accepted: 0, duplicates: 1, position: 0 });
+    expect((await store.readStream('default/entity-s1')).map((e) => (e.metadata.cloudEvent as { id: string }).id)).toEqual(['g-1', 'g-3']);
+    expect(b.position).toBe(await store.headPosition());
+  });
+
+  it('given the store fails, when ingested, then every request of the group is rejected and nothing is acknowledged', async () => {
+    jest.spyOn(store, 'appendMany').mockRejectedValueOnce(new Error('disk full'));
+    const results = await Promise.allSettled([service.ingest([event('f-1', 's')], context), service.ingest([event('f-2', 's')], context)]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(await store.readAll()).toHaveLength(0);
+  });
 });
