@@ -8,6 +8,9 @@ import { IDEMPOTENCY_STORE, IdempotencyStore } from '@meridian/infrastructure/id
 import { READ_MODEL_DATA_SOURCE } from '@meridian/infrastructure/read-models';
 import { AgentCommandHandler } from './agents/commands/agent-command.handler';
 import { AgentCommandsHttpController } from './agents/commands/agent-commands.http.controller';
+import { AGENT_QUERY_HANDLERS } from './agents/queries/agent.queries';
+import { ListEventsHandler } from './events/query-events/list-events.query';
+import { GetEntityHandler } from './entities/get-entity.query';
 import { AgentQueriesHttpController } from './agents/queries/agent-queries.http.controller';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { IngestEventsHttpController } from './events/ingest-events/ingest-events.http.controller';
@@ -47,6 +50,9 @@ import { TriggersHttpModule } from './triggers/triggers-http.module';
       inject: [READ_MODEL_DATA_SOURCE, MERIDIAN_CONFIG],
     },
     AgentCommandHandler,
+    ...AGENT_QUERY_HANDLERS,
+    ListEventsHandler,
+    GetEntityHandler,
   ],
 })
 export class GatewayModule implements NestModule {

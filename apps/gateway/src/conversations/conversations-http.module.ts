@@ -1,3 +1,4 @@
+import { CONVERSATION_QUERY_HANDLERS } from './queries/conversation.queries';
 import { ConversationQueriesHttpController } from './queries/conversation-queries.http.controller';
 import { Module } from '@nestjs/common';
 import { GatewaySharedModule } from '../shared/gateway-shared.module';
@@ -8,6 +9,6 @@ import { ConversationCommandsHttpController } from './commands/conversation-comm
 @Module({
   imports: [GatewaySharedModule],
   controllers: [ConversationCommandsHttpController, ConversationQueriesHttpController],
-  providers: [ConversationCommandHandler],
+  providers: [...CONVERSATION_QUERY_HANDLERS, ConversationCommandHandler],
 })
 export class ConversationsHttpModule {}

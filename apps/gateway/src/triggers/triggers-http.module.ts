@@ -1,3 +1,4 @@
+import { TRIGGER_QUERY_HANDLERS } from './queries/trigger.queries';
 import { TriggerQueriesHttpController } from './queries/trigger-queries.http.controller';
 import { Module } from '@nestjs/common';
 import { GatewaySharedModule } from '../shared/gateway-shared.module';
@@ -8,6 +9,6 @@ import { TriggerCommandsHttpController } from './commands/trigger-commands.http.
 @Module({
   imports: [GatewaySharedModule],
   controllers: [TriggerCommandsHttpController, TriggerQueriesHttpController],
-  providers: [TriggerCommandHandler],
+  providers: [...TRIGGER_QUERY_HANDLERS, TriggerCommandHandler],
 })
 export class TriggersHttpModule {}

@@ -1,27 +1,23 @@
 import { Controller, Get, Param, Query, Res } from '@nestjs/common';
+import { QueryBus } from '@nestjs/cqrs';
 import { ApiTags } from '@nestjs/swagger';
 import type { Static } from '@sinclair/typebox';
 import type { Response } from 'express';
-import { notFound } from '@meridian/domain';
-import { ConversationsReadRepository, type ConversationSummaryView, type ConversationView, type Page } from '@meridian/infrastructure/read-models';
+import type { ConversationSummaryView, ConversationView, Page } from '@meridian/infrastructure/read-models';
 import { Ctx, type RequestContext } from '../../http/request-context.decorator';
 import { TypeBoxQueryPipe } from '../../http/typebox.pipe';
 import { etag } from '../../shared/aggregate-command';
 import { ItemQuerySchema, PageQuerySchema } from '../../shared/list-query.schema';
-import { ReadYourWrites } from '../../shared/read-your-writes';
+import { GetConversationQuery, ListConversationsQuery } from './conversation.queries';
 
 @ApiTags('conversations')
 @Controller('api/v1/conversations')
 export class ConversationQueriesHttpController {
-  constructor(
-    private readonly conversations: ConversationsReadRepository,
-    private readonly consistency: ReadYourWrites,
-  ) {}
+  constructor(private readonly queries: QueryBus) {}
 
   @Get()
-  async list(@Query(new TypeBoxQueryPipe(PageQuerySchema)) query: Static<typeof PageQuerySchema>, @Ctx() ctx: RequestContext): Promise<Page<ConversationSummaryView>> {
-    await this.consistency.require(query.minPosition, ['conversations']);
-    return this.conversations.list({ tenantId: ctx.tenantId, limit: query.limit, cursor: query.cursor ?? null });
+  list(@Query(new TypeBoxQueryPipe(PageQuerySchema)) query: Static<typeof PageQuerySchema>, @Ctx() ctx: RequestContext): Promise<Page<ConversationSummaryView>> {
+    return this.queries.execute(new ListConversationsQuery(ctx.tenantId, query));
   }
 
   /** The conversation with its messages in order and its pending approvals. */
@@ -32,9 +28,7 @@ export class ConversationQueriesHttpController {
     @Ctx() ctx: RequestContext,
     @Res({ passthrough: true }) response: Response,
   ): Promise<ConversationView> {
-    await this.consistency.require(query.minPosition, ['conversations']);
-    const conversation = await this.conversations.get(conversationId, ctx.tenantId);
-    if (!conversation) throw notFound('CONVERSATION_NOT_FOUND', `Conversation "${conversationId}" does not exist.`);
+    const conversation = await this.queries.execute(new GetConversationQuery(ctx.tenantId, conversationId, query.minPosition));
     response.setHeader('ETag', etag(conversation.revision));
     return conversation;
   }

@@ -1,10 +1,11 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiQuery, ApiTags } from '@nestjs/swagger';
 import { Type, type Static } from '@sinclair/typebox';
-import { EventsReadRepository, type IngestedEventView, type Page } from '@meridian/infrastructure/read-models';
+import { QueryBus } from '@nestjs/cqrs';
+import type { IngestedEventView, Page } from '@meridian/infrastructure/read-models';
+import { ListEventsQuery } from './list-events.query';
 import { Ctx, type RequestContext } from '../../http/request-context.decorator';
 import { TypeBoxQueryPipe } from '../../http/typebox.pipe';
-import { ReadYourWrites } from '../../shared/read-your-writes';
 
 export const EventsQuerySchema = Type.Object(
   {
@@ -21,10 +22,7 @@ export const EventsQuerySchema = Type.Object(
 @ApiTags('events')
 @Controller('api/v1/events')
 export class QueryEventsHttpController {
-  constructor(
-    private readonly events: EventsReadRepository,
-    private readonly consistency: ReadYourWrites,
-  ) {}
+  constructor(private readonly queries: QueryBus) {}
 
   /** Ingested events in global order. */
   @Get()
@@ -34,15 +32,14 @@ export class QueryEventsHttpController {
   @ApiQuery({ name: 'limit', required: false })
   @ApiQuery({ name: 'cursor', required: false })
   @ApiQuery({ name: 'minPosition', required: false })
-  async list(@Query(new TypeBoxQueryPipe(EventsQuerySchema)) query: Static<typeof EventsQuerySchema>, @Ctx() ctx: RequestContext): Promise<Page<IngestedEventView>> {
-    await this.consistency.require(query.minPosition, ['events']);
-    return this.events.list({
+  list(@Query(new TypeBoxQueryPipe(EventsQuerySchema)) query: Static<typeof EventsQuerySchema>, @Ctx() ctx: RequestContext): Promise<Page<IngestedEventView>> {
+    return this.queries.execute(new ListEventsQuery({
       tenantId: ctx.tenantId,
       ...(query.type !== undefined ? { type: query.type } : {}),
       ...(query.subject !== undefined ? { subject: query.subject } : {}),
       ...(query.after !== undefined ? { after: query.after } : {}),
       limit: query.limit,
       cursor: query.cursor ?? null,
-    });
+    }, query.minPosition));
   }
 }

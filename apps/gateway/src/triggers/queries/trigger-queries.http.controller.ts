@@ -2,13 +2,13 @@ import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import { ApiQuery, ApiTags } from '@nestjs/swagger';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Response } from 'express';
-import { notFound } from '@meridian/domain';
-import { TriggersReadRepository, type Page, type TriggerFiringView, type TriggerView as TriggerReadView } from '@meridian/infrastructure/read-models';
+import { QueryBus } from '@nestjs/cqrs';
+import type { Page, TriggerFiringView, TriggerView as TriggerReadView } from '@meridian/infrastructure/read-models';
+import { GetTriggerQuery, ListTriggerFiringsQuery, ListTriggersQuery } from './trigger.queries';
 import { Ctx, type RequestContext } from '../../http/request-context.decorator';
 import { TypeBoxQueryPipe } from '../../http/typebox.pipe';
 import { etag } from '../../shared/aggregate-command';
 import { ItemQuerySchema, pageQueryFields, PageQuerySchema } from '../../shared/list-query.schema';
-import { ReadYourWrites } from '../../shared/read-your-writes';
 import type { TriggerView } from '../trigger.view';
 
 const TriggerListQuerySchema = Type.Object(
@@ -40,23 +40,13 @@ function triggerView(trigger: TriggerReadView): TriggerView & { createdAt: strin
 @ApiTags('triggers')
 @Controller('api/v1/triggers')
 export class TriggerQueriesHttpController {
-  constructor(
-    private readonly triggers: TriggersReadRepository,
-    private readonly consistency: ReadYourWrites,
-  ) {}
+  constructor(private readonly queries: QueryBus) {}
 
   @Get()
   @ApiQuery({ name: 'agentId', required: false })
   @ApiQuery({ name: 'includeDeleted', required: false })
   async list(@Query(new TypeBoxQueryPipe(TriggerListQuerySchema)) query: Static<typeof TriggerListQuerySchema>, @Ctx() ctx: RequestContext): Promise<Page<TriggerView>> {
-    await this.consistency.require(query.minPosition, ['triggers']);
-    const page = await this.triggers.list({
-      tenantId: ctx.tenantId,
-      limit: query.limit,
-      cursor: query.cursor ?? null,
-      ...(query.agentId ? { agentId: query.agentId } : {}),
-      includeDeleted: query.includeDeleted ?? false,
-    });
+    const page = await this.queries.execute(new ListTriggersQuery(ctx.tenantId, query));
     return { items: page.items.map(triggerView), nextCursor: page.nextCursor };
   }
 
@@ -67,18 +57,14 @@ export class TriggerQueriesHttpController {
     @Ctx() ctx: RequestContext,
     @Res({ passthrough: true }) response: Response,
   ): Promise<TriggerView> {
-    await this.consistency.require(query.minPosition, ['triggers']);
-    const trigger = await this.triggers.get(triggerId, ctx.tenantId);
-    if (!trigger) throw notFound('TRIGGER_NOT_FOUND', `Trigger "${triggerId}" does not exist.`);
+    const trigger = await this.queries.execute(new GetTriggerQuery(ctx.tenantId, triggerId, query.minPosition));
     response.setHeader('ETag', etag(trigger.revision));
     return triggerView(trigger);
   }
 
   /** Each firing with the events that matched. */
   @Get(':id/firings')
-  async firings(@Param('id') triggerId: string, @Query(new TypeBoxQueryPipe(PageQuerySchema)) query: Static<typeof PageQuerySchema>, @Ctx() ctx: RequestContext): Promise<Page<TriggerFiringView>> {
-    await this.consistency.require(query.minPosition, ['triggers']);
-    if (!(await this.triggers.get(triggerId, ctx.tenantId))) throw notFound('TRIGGER_NOT_FOUND', `Trigger "${triggerId}" does not exist.`);
-    return this.triggers.firings(triggerId, { tenantId: ctx.tenantId, limit: query.limit, cursor: query.cursor ?? null });
+  firings(@Param('id') triggerId: string, @Query(new TypeBoxQueryPipe(PageQuerySchema)) query: Static<typeof PageQuerySchema>, @Ctx() ctx: RequestContext): Promise<Page<TriggerFiringView>> {
+    return this.queries.execute(new ListTriggerFiringsQuery(ctx.tenantId, triggerId, query));
   }
 }
