@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { DEFAULT_TENANT_ID, EVENT_STORE, SYSTEM_ACTOR, streamName, type EventStore } from '@meridian/domain';
+import { API_KEY_SERVICE, hashApiKey, type ApiKeyService } from '@meridian/infrastructure/auth/api-key.service';
+import type { Role } from '@meridian/infrastructure/auth/principal';
 import { cloudEvent, startStandalone, type RunningApp } from './support/standalone-app';
 
 jest.setTimeout(120_000);
@@ -283,6 +286,61 @@ describe('GraphQL read side (standalone)', () => {
         firings: { items: [], nextCursor: null },
       });
       expect(data.triggers.items).toEqual([{ id: triggerId }]);
+    });
+  });
+
+  describe('tenants and roles', () => {
+    /**
+     * Issues a key the way the key service records one (an `api-key.issued` event), then waits until
+     * the running service has followed it.
+     */
+    async function issueKey(tenantId: string, role: Role): Promise<string> {
+      const key = `mk_test_${randomUUID()}`;
+      const keyId = `graphql-${role}-${randomUUID().slice(0, 8)}`;
+      const store = api.app.get<EventStore>(EVENT_STORE, { strict: false });
+      await store.append(
+        streamName('apikey', keyId, tenantId),
+        [
+          {
+            eventId: randomUUID(),
+            type: 'api-key.issued',
+            data: { keyId, name: `graphql e2e ${role}`, role, tenantId, sha256: hashApiKey(key), hint: key.slice(0, 6) },
+            metadata: { occurredAt: new Date().toISOString(), correlationId: keyId, causationId: null, hop: 0, tenantId, actor: SYSTEM_ACTOR },
+          },
+        ],
+        { expected: 'no_stream' },
+      );
+      const keys = api.app.get<ApiKeyService>(API_KEY_SERVICE, { strict: false });
+      while (keys.authenticate(key) === null) await new Promise((resolve) => setTimeout(resolve, 10));
+      return key;
+    }
+
+    it('keeps projection status to admins and operators, as REST does: a viewer gets FORBIDDEN', async () => {
+      const viewer = await issueKey(DEFAULT_TENANT_ID, 'viewer');
+      const denied = await graphql(`{ projections { name } }`, {}, { 'x-api-key': viewer });
+      expect(denied.body.data).toBeNull();
+      expect(denied.body.errors?.map((e) => e.extensions)).toEqual([expect.objectContaining({ code: 'FORBIDDEN', status: 403 })]);
+      const reads = await graphql<{ events: { items: { id: string }[] } }>(`query($min: SafeInt) { events(filter: { type: "order.placed" }, minPosition: $min) { items { id } } }`, { min: ingestedAt }, { 'x-api-key': viewer });
+      expect(reads.body.errors).toBeUndefined();
+      expect(reads.body.data?.events.items.map((e) => e.id)).toEqual(expect.arrayContaining([placedA, placedB]));
+    });
+
+    it("answers from the caller's tenant only", async () => {
+      const tenantId = `tenant-${runId}`;
+      const other = await issueKey(tenantId, 'admin');
+      const res = await api.request('/api/v1/events', { method: 'POST', json: [cloudEvent(`${runId}-other`, { type: 'order.placed', subject: `order-${placedA}` })], headers: { 'x-api-key': other } });
+      expect(res.status).toBe(202);
+      const { position } = (await res.json()) as { position: number };
+      const seen = await graphql<{ events: { items: { id: string; tenantId: string }[] }; entity: { eventCount: number; tenantId: string } | null }>(
+        `query($min: SafeInt, $subject: String!) {
+           events(filter: { type: "order.placed" }, minPosition: $min) { items { id tenantId } }
+           entity(subject: $subject, minPosition: $min) { eventCount tenantId }
+         }`,
+        { min: position, subject: `order-${placedA}` },
+        { 'x-api-key': other },
+      );
+      expect(seen.body.errors).toBeUndefined();
+      expect(seen.body.data).toEqual({ events: { items: [{ id: `${runId}-other`, tenantId }] }, entity: { eventCount: 1, tenantId } });
     });
   });
 

@@ -37,7 +37,7 @@ export const readSideTypeDefs = /* GraphQL */ `
     events(filter: EventFilter, limit: Int, cursor: String, minPosition: SafeInt): EventPage!
     "An entity's state folded from its domain events; null if no event named this subject."
     entity(subject: String!, minPosition: SafeInt): Entity
-    "Each projection's version, checkpoint, lag and state."
+    "Each projection's version, checkpoint, lag and state (roles admin and operator only)."
     projections: [Projection!]!
   }
 
