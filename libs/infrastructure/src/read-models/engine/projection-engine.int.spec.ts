@@ -294,7 +294,7 @@ for (const backend of readModelBackends) {
       const servedDuring = await eventsRepository.list({ limit: 500, after: 0 });
       expect(servedDuring.items.slice(0, servedBefore.items.length)).toEqual(servedBefore.items);
       const servedLive = await eventsRepository.list({ after: liveHead - 1, limit: 1 });
-      expect(servedLive.items.map((event) => event.position)).toEqual(liveHead > startHead ? [liveHead] : []);
+      expect(servedLive.items.map((event) => event.position)).toEqual([liveHead]);
       expect((await entitiesRepository.get('order-3'))?.eventCount).toBeGreaterThanOrEqual(entityBefore?.eventCount ?? Infinity);
       const progress = await logger.waitFor('projection rebuild progress', { projection: 'events' });
       expect(progress.fields).toMatchObject({ targetVersion: 2, position: expect.any(Number), head: expect.any(Number), eventsPerSecond: expect.any(Number) });

@@ -32,7 +32,11 @@ export interface ProjectionManagerOptions {
   readonly logger?: LoggerLike;
   /** Maximum events per transaction while live. Default 500. */
   readonly batchSize?: number;
-  /** Maximum events per transaction while rebuilding (bigger batches, fewer commits). Default 2000. */
+  /**
+   * Maximum events per transaction while rebuilding. Bigger batches mean fewer commits and fewer
+   * writes of rows that many events touch (an entity folded five times in a batch is written once).
+   * On SQLite a batch holds the single writer for its duration. Default 5000.
+   */
   readonly rebuildBatchSize?: number;
   /** How often the manager looks at the state table (rebuilds asked for by other processes, switches) and samples progress. Default 500 ms. */
   readonly pollIntervalMs?: number;
@@ -126,7 +130,7 @@ export class ProjectionManager {
     this.logger = toReadModelLogger(options.logger);
     this.reader = options.readDataSource ?? options.dataSource;
     this.batchSize = options.batchSize ?? 500;
-    this.rebuildBatchSize = options.rebuildBatchSize ?? 2000;
+    this.rebuildBatchSize = options.rebuildBatchSize ?? 5000;
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
     this.waitPollIntervalMs = options.waitPollIntervalMs ?? 20;
     this.progressLogIntervalMs = options.progressLogIntervalMs ?? 5000;

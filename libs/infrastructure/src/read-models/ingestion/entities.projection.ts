@@ -1,7 +1,7 @@
 import { evolveEntityState, type EntityState, type RecordedEvent } from '@meridian/domain';
 import type { EntityManager } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import type { Projection } from '../engine/projection';
+import { upsertRows } from '../shared/row-writes';
 import { readIngestedEvent } from './ingested-event';
 import { EntityStateRecord } from './entity-state.entity';
 import { ingestionFilter, type TenantScope } from './ingestion-filter';
@@ -9,8 +9,6 @@ import { ingestionFilter, type TenantScope } from './ingestion-filter';
 export const ENTITIES_PROJECTION = 'entities';
 
 const CHUNK = 300;
-
-const UPDATED_COLUMNS = ['state', 'type_counts', 'event_count', 'first_seen', 'last_seen', 'last_event_type', 'last_position'];
 
 /**
  * Projects ingested domain events into `rm_entities`: per (tenant, subject), the state folded with
@@ -93,15 +91,6 @@ export class EntitiesProjection implements Projection {
         lastPosition: entry.lastPosition,
       });
     }
-    for (let start = 0; start < rows.length; start += CHUNK) {
-      await manager
-        .createQueryBuilder()
-        .insert()
-        .into(EntityStateRecord)
-        .values(rows.slice(start, start + CHUNK) as QueryDeepPartialEntity<EntityStateRecord>[])
-        .orUpdate(UPDATED_COLUMNS, ['projection_version', 'tenant_id', 'subject'])
-        .updateEntity(false)
-        .execute();
-    }
+    await upsertRows(manager, EntityStateRecord, rows);
   }
 }

@@ -1,15 +1,12 @@
 import type { RecordedEvent } from '@meridian/domain';
 import type { EntityManager } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import type { Projection } from '../engine/projection';
+import { insertRows } from '../shared/row-writes';
 import { readIngestedEvent } from './ingested-event';
 import { IngestedEventRecord } from './ingested-event.entity';
 import { ingestionFilter, type TenantScope } from './ingestion-filter';
 
 export const EVENTS_PROJECTION = 'events';
-
-/** Rows per INSERT statement: well under SQLite's and PostgreSQL's bound-parameter limits. */
-const INSERT_CHUNK = 400;
 
 /** Projects ingested domain events into `rm_events`, one row per event, keyed by global position. */
 export class EventsProjection implements Projection {
@@ -44,14 +41,6 @@ export class EventsProjection implements Projection {
         recordedAt: ingested.recordedAt,
       });
     }
-    for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
-      await manager
-        .createQueryBuilder()
-        .insert()
-        .into(IngestedEventRecord)
-        .values(rows.slice(start, start + INSERT_CHUNK) as QueryDeepPartialEntity<IngestedEventRecord>[])
-        .updateEntity(false)
-        .execute();
-    }
+    await insertRows(manager, IngestedEventRecord, rows);
   }
 }
