@@ -14,6 +14,7 @@ import { GetEntityHandler } from './entities/get-entity.query';
 import { AgentQueriesHttpController } from './agents/queries/agent-queries.http.controller';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { IngestEventsHttpController } from './events/ingest-events/ingest-events.http.controller';
+import { IngestWebhookHttpController } from './webhooks/ingest-webhook.http.controller';
 import { HealthController } from './health/health.controller';
 import { QueryEventsHttpController } from './events/query-events/query-events.http.controller';
 import { GetEntityHttpController } from './entities/get-entity.http.controller';
@@ -35,7 +36,7 @@ import { TriggersHttpModule } from './triggers/triggers-http.module';
  */
 @Module({
   imports: [CqrsModule.forRoot(), TerminusModule, GatewaySharedModule, RealtimeModule, WsGatewayModule, ConversationsHttpModule, TriggersHttpModule, GraphqlApiModule],
-  controllers: [HealthController, IngestEventsHttpController, QueryEventsHttpController, GetEntityHttpController, ProjectionsHttpController, AgentCommandsHttpController, AgentQueriesHttpController],
+  controllers: [HealthController, IngestEventsHttpController, IngestWebhookHttpController, QueryEventsHttpController, GetEntityHttpController, ProjectionsHttpController, AgentCommandsHttpController, AgentQueriesHttpController],
   providers: [
     { provide: APP_FILTER, useClass: ProblemDetailsFilter },
     { provide: APP_GUARD, useClass: ApiKeyGuard },

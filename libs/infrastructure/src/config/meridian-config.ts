@@ -22,6 +22,12 @@ export const ConfigEnvSchema = Type.Object(
     MERIDIAN_MAX_BODY_BYTES: Type.Integer({ minimum: 1024, default: 5 * 1024 * 1024 }),
     MERIDIAN_IDEMPOTENCY_TTL_SECONDS: Type.Integer({ minimum: 1, default: 86400 }),
     MERIDIAN_CONSISTENCY_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 5000 }),
+    MERIDIAN_WEBHOOK_SECRETS: Type.Optional(
+      Type.String({
+        pattern: '^[a-z0-9][a-z0-9._-]{0,63}=[^,]{16,}(,[a-z0-9][a-z0-9._-]{0,63}=[^,]{16,})*$',
+        description: 'source=secret pairs, comma-separated; secrets of at least 16 characters',
+      }),
+    ),
   },
   { additionalProperties: true },
 );
@@ -42,6 +48,8 @@ export interface MeridianConfig {
   readonly idempotencyTtlSeconds: number;
   /** How long a write waits for its read models to catch up before answering (read-your-writes). */
   readonly consistencyTimeoutMs: number;
+  /** HMAC secret per webhook source (`POST /api/v1/webhooks/:source`). */
+  readonly webhookSecrets: ReadonlyMap<string, string>;
 }
 
 export const MERIDIAN_CONFIG = Symbol('MeridianConfig');
@@ -94,5 +102,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeridianConfig
     maxBodyBytes: parsed.MERIDIAN_MAX_BODY_BYTES,
     idempotencyTtlSeconds: parsed.MERIDIAN_IDEMPOTENCY_TTL_SECONDS,
     consistencyTimeoutMs: parsed.MERIDIAN_CONSISTENCY_TIMEOUT_MS,
+    webhookSecrets: new Map(
+      (parsed.MERIDIAN_WEBHOOK_SECRETS ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)] as const),
+    ),
   };
 }

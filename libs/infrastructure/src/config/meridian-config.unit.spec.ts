@@ -31,4 +31,13 @@ describe('loadConfig', () => {
   it('given a short admin key, when loaded, then it is rejected', () => {
     expect(() => loadConfig({ MERIDIAN_ADMIN_API_KEY: 'short' })).toThrow(/MERIDIAN_ADMIN_API_KEY/);
   });
+
+  it('given webhook secrets, when loaded, then each source has its secret; a short secret is rejected', () => {
+    const config = loadConfig({ MERIDIAN_WEBHOOK_SECRETS: 'github=0123456789abcdef0123,stripe=whsec_0123456789abcdef' });
+    expect([...config.webhookSecrets.entries()]).toEqual([
+      ['github', '0123456789abcdef0123'],
+      ['stripe', 'whsec_0123456789abcdef'],
+    ]);
+    expect(() => loadConfig({ MERIDIAN_WEBHOOK_SECRETS: 'github=short' })).toThrow(/MERIDIAN_WEBHOOK_SECRETS/);
+  });
 });
