@@ -79,9 +79,20 @@ export async function createReadModelDataSource(database: ReadModelDatabaseOptio
           poolSize: options.poolSize ?? 10,
           extra: { idle_in_transaction_session_timeout: 60_000 },
         });
-  if (database.type === 'postgres' && synchronize) await ensureSchema(database.url, database.schema ?? 'public');
+  if (database.type === 'postgres') {
+    await dataSource.initialize();
+    upgradeJsonColumns(dataSource);
+    if (synchronize) {
+      try {
+        await synchronizePostgres(dataSource, database.url, database.schema ?? 'public');
+      } catch (error) {
+        await dataSource.destroy();
+        throw error;
+      }
+    }
+    return dataSource;
+  }
   await dataSource.initialize();
-  if (database.type === 'postgres') upgradeJsonColumns(dataSource);
   if (synchronize) {
     try {
       await dataSource.synchronize();
@@ -113,12 +124,19 @@ function upgradeJsonColumns(dataSource: DataSource): void {
   }
 }
 
-async function ensureSchema(url: string, schema: string): Promise<void> {
+/**
+ * Creates the schema if missing and synchronises the tables while holding an advisory lock, so two
+ * processes starting together (projector and gateway) do not race on CREATE TABLE.
+ */
+async function synchronizePostgres(dataSource: DataSource, url: string, schema: string): Promise<void> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
+    await client.query("SELECT pg_advisory_lock(hashtext('meridian-read-models:' || $1))", [schema]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema.replace(/"/g, '""')}"`);
+    await dataSource.synchronize();
   } finally {
+    await client.query("SELECT pg_advisory_unlock(hashtext('meridian-read-models:' || $1))", [schema]).catch(() => undefined);
     await client.end();
   }
 }
