@@ -82,6 +82,8 @@ interface Slot {
   /** Runners of versions no longer active, still stopping: their rows are dropped only once they have. */
   retiring: Map<number, Promise<void>>;
   warnedNewerCode: boolean;
+  /** An automatic rebuild (code version changed) was asked for and not yet recorded: ask once. */
+  autoRebuildPending: boolean;
 }
 
 interface Waiter {
@@ -138,7 +140,7 @@ export class ProjectionManager {
     this.maxRebuildFailures = options.maxRebuildFailures ?? 5;
     for (const projection of options.projections) {
       if (this.slots.has(projection.name)) throw new Error(`Duplicate projection name "${projection.name}"`);
-      this.slots.set(projection.name, { projection, live: null, rebuild: null, lock: Promise.resolve(), dropping: new Set(), retiring: new Map(), warnedNewerCode: false });
+      this.slots.set(projection.name, { projection, live: null, rebuild: null, lock: Promise.resolve(), dropping: new Set(), retiring: new Map(), warnedNewerCode: false, autoRebuildPending: false });
     }
   }
 
@@ -384,7 +386,8 @@ export class ProjectionManager {
       await this.abandonLocalRebuild(slot);
     }
 
-    if (!rebuildRunning && state.rebuildState !== 'failed' && active && active.codeVersion < projection.version) {
+    if (!rebuildRunning && state.rebuildState !== 'failed' && active && active.codeVersion < projection.version && !slot.autoRebuildPending) {
+      slot.autoRebuildPending = true;
       this.logger.info('projection code version changed; rebuilding', {
         projection: projection.name,
         activeVersion: state.activeVersion,
@@ -392,12 +395,16 @@ export class ProjectionManager {
         codeVersion: projection.version,
       });
       this.track(
-        this.rebuild(projection.name).then(
-          () => undefined,
-          (error: unknown) => {
-            if (!(error instanceof RebuildAlreadyRunningError)) this.logger.error('automatic projection rebuild failed to start', { projection: projection.name, ...errorFields(error) });
-          },
-        ),
+        this.rebuild(projection.name)
+          .then(
+            () => undefined,
+            (error: unknown) => {
+              if (!(error instanceof RebuildAlreadyRunningError)) this.logger.error('automatic projection rebuild failed to start', { projection: projection.name, ...errorFields(error) });
+            },
+          )
+          .finally(() => {
+            slot.autoRebuildPending = false;
+          }),
       );
     } else if (active && active.codeVersion > projection.version && !slot.warnedNewerCode) {
       slot.warnedNewerCode = true;
