@@ -166,6 +166,10 @@ export class ProjectionRunner {
     this.consecutiveFailuresCount = 0;
     this.lastErrorMessage = undefined;
     this.options.onCommitted?.(next);
+    // With SQLite (store and read models) every step of the catch-up loop completes synchronously,
+    // so without a macrotask boundary a rebuild would starve timers and I/O — HTTP in the
+    // standalone process, progress reports, the manager's own tick — until it finished.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   /**
