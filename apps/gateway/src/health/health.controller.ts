@@ -3,7 +3,7 @@ import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import type { DataSource } from 'typeorm';
 import { EVENT_STORE, type EventStore } from '@meridian/domain';
-import { READ_MODEL_DATA_SOURCE } from '@meridian/infrastructure/read-models';
+import { READ_MODEL_READ_DATA_SOURCE } from '@meridian/infrastructure/read-models';
 import { Public } from '../auth/public.decorator';
 
 @ApiTags('operations')
@@ -13,7 +13,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicator: HealthIndicatorService,
-    @Inject(READ_MODEL_DATA_SOURCE) private readonly readModels: DataSource,
+    @Inject(READ_MODEL_READ_DATA_SOURCE) private readonly readModels: DataSource,
     @Inject(EVENT_STORE) private readonly store: EventStore,
   ) {}
 

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { withReadModelConnection } from '../read-models/read-model-transactions';
 
 export const IDEMPOTENCY_STORE = Symbol('IdempotencyStore');
 
@@ -20,17 +21,20 @@ export type ClaimResult =
  */
 export class IdempotencyStore {
   private readonly pg: boolean;
+  private readonly table: string;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly ttlSeconds: number,
-    private readonly table = 'idempotency_records',
   ) {
     this.pg = dataSource.options.type === 'postgres';
+    // Raw SQL does not follow TypeORM's `schema` option: qualify the table explicitly.
+    const schema = this.pg ? (dataSource.options as { schema?: string }).schema : undefined;
+    this.table = schema ? `"${schema.replace(/"/g, '""')}".idempotency_records` : 'idempotency_records';
   }
 
   async init(): Promise<void> {
-    await this.dataSource.query(
+    await this.query(
       `create table if not exists ${this.table} (
          scope text not null, key text not null, fingerprint text not null,
          state text not null, status integer, body text, expires_at bigint not null,
@@ -40,14 +44,14 @@ export class IdempotencyStore {
 
   /** Claims a key for a new request, or says how the earlier request with the same key stands. */
   async claim(scope: string, key: string, fingerprint: string, nowMs: number): Promise<ClaimResult> {
-    await this.dataSource.query(`delete from ${this.table} where scope = ${this.p(1)} and key = ${this.p(2)} and expires_at < ${this.p(3)}`, [scope, key, nowMs]);
-    const inserted: unknown = await this.dataSource.query(
+    await this.query(`delete from ${this.table} where scope = ${this.p(1)} and key = ${this.p(2)} and expires_at < ${this.p(3)}`, [scope, key, nowMs]);
+    const inserted: unknown = await this.query(
       `insert into ${this.table} (scope, key, fingerprint, state, expires_at) values (${this.p(1)}, ${this.p(2)}, ${this.p(3)}, 'pending', ${this.p(4)})
        on conflict (scope, key) do nothing returning key`,
       [scope, key, fingerprint, nowMs + this.ttlSeconds * 1000],
     );
     if (Array.isArray(inserted) && inserted.length > 0) return { kind: 'claimed' };
-    const rows = (await this.dataSource.query(`select fingerprint, state, status, body from ${this.table} where scope = ${this.p(1)} and key = ${this.p(2)}`, [
+    const rows = (await this.query(`select fingerprint, state, status, body from ${this.table} where scope = ${this.p(1)} and key = ${this.p(2)}`, [
       scope,
       key,
     ])) as { fingerprint: string; state: string; status: number | null; body: string | null }[];
@@ -59,7 +63,7 @@ export class IdempotencyStore {
   }
 
   async complete(scope: string, key: string, response: StoredResponse): Promise<void> {
-    await this.dataSource.query(
+    await this.query(
       `update ${this.table} set state = 'done', status = ${this.p(1)}, body = ${this.p(2)} where scope = ${this.p(3)} and key = ${this.p(4)}`,
       [response.status, response.body === undefined ? null : JSON.stringify(response.body), scope, key],
     );
@@ -67,7 +71,15 @@ export class IdempotencyStore {
 
   /** Forgets a claim whose request failed, so the client may retry with the same key. */
   async release(scope: string, key: string): Promise<void> {
-    await this.dataSource.query(`delete from ${this.table} where scope = ${this.p(1)} and key = ${this.p(2)} and state = 'pending'`, [scope, key]);
+    await this.query(`delete from ${this.table} where scope = ${this.p(1)} and key = ${this.p(2)} and state = 'pending'`, [scope, key]);
+  }
+
+  /**
+   * Through the read-model connection gate: on SQLite the DataSource has a single connection that
+   * projections use for their transactions, and a bare query could land inside one of them.
+   */
+  private query(sql: string, parameters?: unknown[]): Promise<unknown> {
+    return withReadModelConnection(this.dataSource, (manager) => manager.query(sql, parameters));
   }
 
   private p(n: number): string {
