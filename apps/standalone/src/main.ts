@@ -6,11 +6,12 @@ import { configureHttpApp } from '../../gateway/src/bootstrap/configure-http-app
 import { StandaloneModule } from './standalone.module';
 
 /** Shown once on the terminal: the generated admin key is never stored in clear. */
-function announceAdminKey(key: string): void {
-  process.stdout.write(
-    `\n  Meridian generated an admin API key (shown only this once; only its hash is stored):\n\n    ${key}\n\n` +
-      `  Use it as: curl -H "X-API-Key: ${key}" http://localhost:3000/api/v1/agents\n\n`,
-  );
+function announceAdminKey(port: number): (key: string) => void {
+  return (key) =>
+    process.stdout.write(
+      `\n  Meridian generated an admin API key (shown only this once; only its hash is stored):\n\n    ${key}\n\n` +
+        `  Use it as: curl -H "X-API-Key: ${key}" http://localhost:${port}/api/v1/agents\n\n`,
+    );
 }
 
 async function bootstrap(): Promise<void> {
@@ -24,7 +25,7 @@ async function bootstrap(): Promise<void> {
     }
     throw error;
   }
-  const app = await NestFactory.create<NestExpressApplication>(StandaloneModule.forRoot(config, { adminKeySink: announceAdminKey }), {
+  const app = await NestFactory.create<NestExpressApplication>(StandaloneModule.forRoot(config, { adminKeySink: announceAdminKey(config.port) }), {
     bodyParser: false,
     bufferLogs: true,
   });
