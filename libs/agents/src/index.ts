@@ -1,2 +1,4 @@
 export * from './aggregates';
 export * from './ingestion';
+export * from './routing';
+export * from './reasoning';

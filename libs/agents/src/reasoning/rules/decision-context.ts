@@ -1,0 +1,26 @@
+import type { AgentKind, DecisionInput, EntityState } from '@meridian/domain';
+import type { CloudEventView } from '../../routing/cloud-event-view';
+
+/**
+ * What a decision sees. Rule conditions (JSON Logic `var` paths) and action templates
+ * (`{{event.subject}}`, `{{entity.state.status}}`, `{{memory.lastOrder}}`) read this shape:
+ *
+ * - `input`: what is being reacted to (`kind` event | message | task | agent-message, `ref`, `payload`).
+ * - `event`: the CloudEvent view `{ type, subject, source, id, time, data, extensions }`, for events.
+ * - `message`: `{ from, content }`, for chat messages, tasks and agent messages.
+ * - `entity`: the folded state of the event's subject (`{ subject, state, eventCount, … }`), or
+ *   null when the subject has none yet.
+ * - `memory`: the agent's memory (what `remember` actions stored).
+ * - `agent`: `{ id, name, kind }` of the deciding agent.
+ *
+ * It must be JSON data (no functions, class instances or cycles): the decision is recorded and
+ * replayed from it.
+ */
+export interface DecisionContext {
+  readonly input: DecisionInput;
+  readonly event?: CloudEventView;
+  readonly message?: { readonly from: string; readonly content: string };
+  readonly entity?: EntityState | null;
+  readonly memory: Readonly<Record<string, unknown>>;
+  readonly agent: { readonly id: string; readonly name: string; readonly kind: AgentKind };
+}

@@ -1,0 +1,3 @@
+export * from './decision-context';
+export * from './action-templates';
+export * from './rules-engine';

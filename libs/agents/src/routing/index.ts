@@ -1,0 +1,3 @@
+export * from './cloud-event-view';
+export * from './json-logic-condition';
+export * from './subscription-matcher';
