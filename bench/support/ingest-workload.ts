@@ -72,7 +72,7 @@ export function toAppendRequests(batch: IngestBatch, tenantId: string): AppendRe
   const requestId = randomUUID();
   const receivedAt = new Date().toISOString();
   return batch.events.map((event) => {
-    const eventId = storedEventId(event.source, event.id);
+    const eventId = storedEventId(tenantId, event.source, event.id);
     const envelope: CloudEventEnvelope = {
       id: event.id,
       source: event.source,

@@ -106,6 +106,8 @@ describe('Agents over HTTP (standalone)', () => {
     const replay = await api.request('/api/v1/agents', { method: 'POST', json: { ...definition, id: 'agent-fixed-1', name: 'fixed' }, headers: { 'idempotency-key': 'k-agent-1' } });
     expect(replay.status).toBe(201);
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.headers.get('location')).toBe('/api/v1/agents/agent-fixed-1');
+    expect(replay.headers.get('etag')).toBe(first.headers.get('etag'));
     expect(await replay.json()).toEqual(await first.json());
     const duplicate = await api.request('/api/v1/agents', { method: 'POST', json: { ...definition, id: 'agent-fixed-1', name: 'fixed' } });
     expect(duplicate.status).toBe(409);

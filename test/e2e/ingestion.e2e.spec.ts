@@ -95,6 +95,7 @@ describe('Ingestion over HTTP (standalone)', () => {
       ['wrong specversion', { method: 'POST', json: { specversion: '0.3', id: '1', source: 's', type: 't' } }, 400, 'VALIDATION_FAILED', '/specversion'],
       ['id of the wrong type', { method: 'POST', json: { specversion: '1.0', id: 5, source: 's', type: 't' } }, 400, 'VALIDATION_FAILED', '/id'],
       ['bad time', { method: 'POST', json: { specversion: '1.0', id: '1', source: 's', type: 't', time: 'yesterday' } }, 400, 'VALIDATION_FAILED', '/time'],
+      ['a leap-second time', { method: 'POST', json: { specversion: '1.0', id: '1', source: 's', type: 't', time: '2016-12-31T23:59:60Z' } }, 400, 'VALIDATION_FAILED', '/time'],
       ['unknown field', { method: 'POST', json: { specversion: '1.0', id: '1', source: 's', type: 't', Bogus_Field: 1 } }, 400, 'VALIDATION_FAILED', '/Bogus_Field'],
       ['one bad event in a batch', { method: 'POST', json: [cloudEvent('ok-1'), { specversion: '1.0', source: 's', type: 't' }] }, 400, 'VALIDATION_FAILED', '/1/id'],
       ['an empty batch', { method: 'POST', json: [] }, 400, 'VALIDATION_FAILED', undefined],
@@ -121,6 +122,16 @@ describe('Ingestion over HTTP (standalone)', () => {
   });
 
   describe('Idempotency-Key', () => {
+    it('tells binary-mode events apart by their ce-* headers: another event under the same key is 422', async () => {
+      const headers = { 'idempotency-key': 'idem-binary-1', 'ce-specversion': '1.0', 'ce-source': 'urn:test:bin', 'ce-type': 'bin.t', 'content-type': 'application/json' };
+      const first = await api.request('/api/v1/events', { method: 'POST', body: '{"v":1}', headers: { ...headers, 'ce-id': 'a1' } });
+      expect(first.status).toBe(202);
+      await track(first);
+      const other = await api.request('/api/v1/events', { method: 'POST', body: '{"v":1}', headers: { ...headers, 'ce-id': 'a2' } });
+      expect(other.status).toBe(422);
+      expect(await other.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    });
+
     it('replays the first response for the same key and body, and refuses another body', async () => {
       const headers = { 'idempotency-key': 'idem-ingest-1' };
       const first = await api.request('/api/v1/events', { method: 'POST', json: cloudEvent('idem-1'), headers });

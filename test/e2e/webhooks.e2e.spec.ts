@@ -29,12 +29,16 @@ describe('Webhooks (standalone)', () => {
     expect(events.items).toEqual([expect.objectContaining({ id: 'evt_1', source: 'urn:meridian:webhook:shop', type: 'order.paid', subject: 'order-9', data: { id: 'evt_1', type: 'order.paid', subject: 'order-9', amount: 42 } })]);
   });
 
-  it('takes id, type and subject from Meridian headers when the payload has none', async () => {
-    const body = JSON.stringify({ total: 7 });
-    const res = await post('shop', body, { 'x-meridian-signature': signWebhook(SECRET, body), 'x-meridian-event-type': 'cart.updated', 'x-meridian-subject': 'cart-1' });
-    const { position } = (await res.json()) as { position: number };
-    const events = (await (await api.request(`/api/v1/events?subject=cart-1&minPosition=${position}`)).json()) as { items: Array<Record<string, unknown>> };
-    expect(events.items[0]).toMatchObject({ type: 'cart.updated', subject: 'cart-1', data: { total: 7 } });
+  it('derives the event from the signed body only: unsigned headers cannot forge another event from a captured delivery', async () => {
+    const body = JSON.stringify({ total: 7, subject: 'cart-1' });
+    const signature = signWebhook(SECRET, body);
+    const first = (await (await post('shop', body, { 'x-meridian-signature': signature })).json()) as { accepted: number; position: number };
+    expect(first.accepted).toBe(1);
+    const replayed = await post('shop', body, { 'x-meridian-signature': signature, 'x-meridian-event-id': 'forged-1', 'x-meridian-event-type': 'order.refunded', 'x-meridian-subject': 'order-999' });
+    expect(await replayed.json()).toMatchObject({ accepted: 0, duplicates: 1 });
+    const cart = (await (await api.request(`/api/v1/events?subject=cart-1&minPosition=${first.position}`)).json()) as { items: Array<Record<string, unknown>> };
+    expect(cart.items).toEqual([expect.objectContaining({ type: 'webhook.shop', subject: 'cart-1', data: { total: 7, subject: 'cart-1' } })]);
+    expect(((await (await api.request('/api/v1/events?subject=order-999')).json()) as { items: unknown[] }).items).toEqual([]);
   });
 
   it('rejects a bad or missing signature with 401 and stores nothing', async () => {

@@ -24,9 +24,6 @@ export class IngestWebhookHttpController {
   @Post(':source')
   @HttpCode(202)
   @ApiHeader({ name: 'X-Meridian-Signature', required: true, description: 'sha256=<hex HMAC-SHA256 of the raw body with the source secret>' })
-  @ApiHeader({ name: 'X-Meridian-Event-Id', required: false })
-  @ApiHeader({ name: 'X-Meridian-Event-Type', required: false })
-  @ApiHeader({ name: 'X-Meridian-Subject', required: false })
   async ingest(@Param('source') source: string, @Req() request: MeridianRequest): Promise<IngestResult> {
     const secret = this.config.webhookSecrets.get(source);
     if (!secret) throw new HttpProblem(404, 'WEBHOOK_SOURCE_NOT_FOUND', `No webhook source "${source}" is configured.`);
@@ -36,7 +33,7 @@ export class IngestWebhookHttpController {
     }
     const receivedAt = new Date().toISOString();
     const payload = Buffer.isBuffer(request.body) ? undefined : (request.body as unknown);
-    const event = webhookToCloudEvent(source, request.headers, raw, payload, receivedAt);
+    const event = webhookToCloudEvent(source, request.header('content-type'), raw, payload, receivedAt);
     return this.inbound.ingest([event], {
       tenantId: this.config.tenantId,
       actor: { kind: 'system', id: `webhook:${source}` },

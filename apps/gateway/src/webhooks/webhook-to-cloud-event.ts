@@ -1,11 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
 import type { CloudEvent } from '@meridian/domain';
-
-const header = (headers: IncomingHttpHeaders, name: string): string | undefined => {
-  const value = headers[name];
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
-};
 
 const field = (payload: unknown, name: string): string | undefined => {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return undefined;
@@ -14,19 +8,20 @@ const field = (payload: unknown, name: string): string | undefined => {
 };
 
 /**
- * Maps a provider's raw payload to a CloudEvent. Each attribute comes from a Meridian header when
- * the sender sets one, else from the payload's usual field, else a default:
- * - id: `X-Meridian-Event-Id`, payload `id`, else the SHA-256 of the body — so a provider's
- *   re-delivery of the same payload is a duplicate, not a second event;
- * - type: `X-Meridian-Event-Type`, payload `type` or `event`, else `webhook.<source>`;
- * - subject: `X-Meridian-Subject`, payload `subject`, else none;
+ * Maps a provider's raw payload to a CloudEvent. Every attribute comes from the signed body only —
+ * never from headers, which the signature does not cover (a captured delivery replayed with other
+ * headers must not become another event):
+ * - id: the payload's `id`, else the SHA-256 of the body — so a provider's re-delivery of the same
+ *   payload is a duplicate, not a second event;
+ * - type: the payload's `type` or `event`, else `webhook.<source>`;
+ * - subject: the payload's `subject`, else none;
  * - source: `urn:meridian:webhook:<source>`; data: the payload (JSON, or the body as text).
  */
-export function webhookToCloudEvent(source: string, headers: IncomingHttpHeaders, rawBody: Buffer, payload: unknown, receivedAt: string): CloudEvent {
+export function webhookToCloudEvent(source: string, contentType: string | undefined, rawBody: Buffer, payload: unknown, receivedAt: string): CloudEvent {
   const data = payload !== undefined ? payload : rawBody.length > 0 ? rawBody.toString('utf8') : null;
-  const id = header(headers, 'x-meridian-event-id') ?? field(payload, 'id') ?? createHash('sha256').update(rawBody).digest('hex');
-  const type = header(headers, 'x-meridian-event-type') ?? field(payload, 'type') ?? field(payload, 'event') ?? `webhook.${source}`;
-  const subject = header(headers, 'x-meridian-subject') ?? field(payload, 'subject');
+  const id = field(payload, 'id') ?? createHash('sha256').update(rawBody).digest('hex');
+  const type = field(payload, 'type') ?? field(payload, 'event') ?? `webhook.${source}`;
+  const subject = field(payload, 'subject');
   return {
     specversion: '1.0',
     id: id.slice(0, 256),
@@ -34,7 +29,7 @@ export function webhookToCloudEvent(source: string, headers: IncomingHttpHeaders
     type: type.slice(0, 256),
     ...(subject ? { subject: subject.slice(0, 512) } : {}),
     time: receivedAt,
-    datacontenttype: (headers['content-type'] ?? 'application/octet-stream').split(';')[0].trim(),
+    datacontenttype: (contentType ?? 'application/octet-stream').split(';')[0].trim(),
     data,
   };
 }

@@ -14,8 +14,9 @@ import type { InboundEventsPort, IngestContext, IngestResult } from './inbound-e
 /** Namespace for deriving stored event ids from CloudEvent identity `(source, id)`. */
 const CLOUD_EVENT_NAMESPACE = '6f1c2a0e-4b7d-5e8f-9a3b-2c1d0e9f8a7b';
 
-export function storedEventId(source: string, id: string): string {
-  return uuidv5(`${source}\n${id}`, CLOUD_EVENT_NAMESPACE);
+/** Tenants are isolated: the same `(source, id)` sent by two tenants is two events. */
+export function storedEventId(tenantId: string, source: string, id: string): string {
+  return uuidv5(`${tenantId}\n${source}\n${id}`, CLOUD_EVENT_NAMESPACE);
 }
 
 /** One stream per subject; events without a subject are kept per source. */
@@ -67,7 +68,7 @@ export class IngestEventsService implements InboundEventsPort {
   ingest(events: readonly CloudEvent[], context: IngestContext): Promise<IngestResult> {
     const unique = new Map<string, { stream: string; event: NewEvent }>();
     for (const event of events) {
-      const id = storedEventId(event.source, event.id);
+      const id = storedEventId(context.tenantId, event.source, event.id);
       if (!unique.has(id)) unique.set(id, { stream: ingestionStreamName(event, context.tenantId), event: this.toNewEvent(id, event, context) });
     }
     return new Promise<IngestResult>((resolve, reject) => {
@@ -122,9 +123,14 @@ export class IngestEventsService implements InboundEventsPort {
           if (!result.duplicate) written[index] += 1;
           positions[index] = Math.max(positions[index], result.position);
         });
-        group.forEach((pending, index) =>
-          pending.resolve({ accepted: written[index], duplicates: pending.total - written[index], position: positions[index] }),
-        );
+        // A duplicate was stored earlier (or by another request of this group): answer a position
+        // at or after it, so a client reading with minPosition still reads its events.
+        const hasDuplicates = group.some((pending, index) => written[index] < pending.total);
+        const atLeast = hasDuplicates ? Math.max(await this.store.headPosition(), ...positions) : 0;
+        group.forEach((pending, index) => {
+          const duplicates = pending.total - written[index];
+          pending.resolve({ accepted: written[index], duplicates, position: duplicates > 0 ? Math.max(positions[index], atLeast) : positions[index] });
+        });
         return;
       } catch (error) {
         // A concurrent writer stored one of these events between our lookup and our append:

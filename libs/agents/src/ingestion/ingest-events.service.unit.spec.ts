@@ -36,7 +36,7 @@ describe('IngestEventsService', () => {
     expect(result).toMatchObject({ accepted: 3, duplicates: 0 });
     const stream = await store.readStream('default/entity-order-1');
     expect(stream.map((e) => e.data)).toEqual([{ n: '1' }, { n: '3' }]);
-    expect(stream[0].eventId).toBe(storedEventId('shop', '1'));
+    expect(stream[0].eventId).toBe(storedEventId('default', 'shop', '1'));
     expect(stream[0].metadata).toMatchObject({
       correlationId: stream[0].eventId,
       hop: 0,
@@ -85,7 +85,9 @@ describe('IngestEventsService', () => {
     expect(appendMany).toHaveBeenCalledTimes(1);
     expect(a).toMatchObject({ accepted: 2, duplicates: 0 });
     expect(b).toMatchObject({ accepted: 1, duplicates: 1 });
-    expect(c).toMatchObject({ accepted: 0, duplicates: 1, position: 0 });
+    expect(c).toMatchObject({ accepted: 0, duplicates: 1 });
+    // Its event was stored by request a: c's position lets a reader wait for it.
+    expect(c.position).toBeGreaterThanOrEqual(a.position);
     expect((await store.readStream('default/entity-s1')).map((e) => (e.metadata.cloudEvent as { id: string }).id)).toEqual(['g-1', 'g-3']);
     expect(b.position).toBe(await store.headPosition());
   });
@@ -95,5 +97,22 @@ describe('IngestEventsService', () => {
     const results = await Promise.allSettled([service.ingest([event('f-1', 's')], context), service.ingest([event('f-2', 's')], context)]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     expect(await store.readAll()).toHaveLength(0);
+  });
+
+  it('given the same (source, id) from two tenants, when ingested, then each tenant stores its own event', async () => {
+    const first = await service.ingest([event('shared-1', 'inv-1')], context);
+    const second = await service.ingest([event('shared-1', 'inv-1')], { ...context, tenantId: 't2' });
+    expect(first).toMatchObject({ accepted: 1, duplicates: 0 });
+    expect(second).toMatchObject({ accepted: 1, duplicates: 0 });
+    expect(await store.readStream('t2/entity-inv-1')).toHaveLength(1);
+    expect(await store.readStream('default/entity-inv-1')).toHaveLength(1);
+  });
+
+  it('given a duplicate of an earlier request, when ingested, then it answers a position at or after the stored event', async () => {
+    const first = await service.ingest([event('pos-1', 's')], context);
+    await service.ingest([event('pos-2', 's')], context);
+    const again = await service.ingest([event('pos-1', 's')], context);
+    expect(again).toMatchObject({ accepted: 0, duplicates: 1 });
+    expect(again.position).toBeGreaterThanOrEqual(first.position);
   });
 });

@@ -25,15 +25,26 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** Own-property write: keys such as `__proto__` or `constructor` are data here, never the prototype chain. */
+function put(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+function own(target: Readonly<Record<string, unknown>>, key: string): unknown {
+  return Object.hasOwn(target, key) ? target[key] : undefined;
+}
+
 export function mergeState(base: Readonly<Record<string, unknown>>, patch: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base };
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(base)) put(out, key, value);
   for (const [key, value] of Object.entries(patch)) {
+    const current = own(out, key);
     if (value === null) {
       delete out[key];
-    } else if (isPlainObject(value) && isPlainObject(out[key])) {
-      out[key] = mergeState(out[key] as Record<string, unknown>, value);
+    } else if (isPlainObject(value) && isPlainObject(current)) {
+      put(out, key, mergeState(current, value));
     } else {
-      out[key] = value;
+      put(out, key, value);
     }
   }
   return out;
@@ -41,8 +52,9 @@ export function mergeState(base: Readonly<Record<string, unknown>>, patch: Reado
 
 export function evolveEntityState(current: EntityState | null, subject: string, event: EntityEventInput): EntityState {
   const state = isPlainObject(event.data) ? mergeState(current?.state ?? {}, event.data) : { ...(current?.state ?? {}) };
-  const typeCounts = { ...(current?.typeCounts ?? {}) };
-  typeCounts[event.type] = (typeCounts[event.type] ?? 0) + 1;
+  const typeCounts: Record<string, number> = {};
+  for (const [type, count] of Object.entries(current?.typeCounts ?? {})) put(typeCounts, type, count);
+  put(typeCounts, event.type, ((own(typeCounts, event.type) as number | undefined) ?? 0) + 1);
   return {
     subject,
     state,

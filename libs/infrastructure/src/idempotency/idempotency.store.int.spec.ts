@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { createTestSchema, describePostgres, PG_URL } from '../../../../test/support/services';
 import { createReadModelDataSource } from '../read-models/read-model-data-source';
-import { IdempotencyStore } from './idempotency.store';
+import { IDEMPOTENCY_CLAIM_LEASE_MS, IdempotencyStore } from './idempotency.store';
 
 function idempotencyStoreSpec(open: () => Promise<{ dataSource: DataSource; cleanup: () => Promise<void> }>): void {
   let dataSource: DataSource;
@@ -25,8 +25,8 @@ function idempotencyStoreSpec(open: () => Promise<{ dataSource: DataSource; clea
   it('claims a new key, replays the completed response, and refuses another fingerprint', async () => {
     expect(await store.claim('s', 'k1', 'f1', 1_000)).toEqual({ kind: 'claimed' });
     expect(await store.claim('s', 'k1', 'f1', 1_001)).toEqual({ kind: 'in-progress' });
-    await store.complete('s', 'k1', { status: 201, body: { id: 'a', n: [1, 2] } });
-    expect(await store.claim('s', 'k1', 'f1', 1_002)).toEqual({ kind: 'replay', response: { status: 201, body: { id: 'a', n: [1, 2] } } });
+    await store.complete('s', 'k1', { status: 201, body: { id: 'a', n: [1, 2] }, headers: { location: '/x/a', etag: '"0"' } }, 1_001);
+    expect(await store.claim('s', 'k1', 'f1', 1_002)).toEqual({ kind: 'replay', response: { status: 201, body: { id: 'a', n: [1, 2] }, headers: { location: '/x/a', etag: '"0"' } } });
     expect(await store.claim('s', 'k1', 'other', 1_003)).toEqual({ kind: 'mismatch' });
   });
 
@@ -35,8 +35,15 @@ function idempotencyStoreSpec(open: () => Promise<{ dataSource: DataSource; clea
     expect(await store.claim('other-scope', 'k2', 'f', 0)).toEqual({ kind: 'claimed' });
     await store.release('s', 'k2');
     expect(await store.claim('s', 'k2', 'f', 0)).toEqual({ kind: 'claimed' });
-    await store.complete('s', 'k2', { status: 200, body: null });
+    await store.complete('s', 'k2', { status: 200, body: null }, 0);
+    expect(await store.claim('s', 'k2', 'different', 59_000)).toEqual({ kind: 'mismatch' });
     expect(await store.claim('s', 'k2', 'different', 61_000)).toEqual({ kind: 'claimed' });
+  });
+
+  it('gives up a claim whose request never completed once its lease has run out', async () => {
+    expect(await store.claim('s', 'crashed', 'f', 100_000)).toEqual({ kind: 'claimed' });
+    expect(await store.claim('s', 'crashed', 'f', 100_000 + IDEMPOTENCY_CLAIM_LEASE_MS - 1)).toEqual({ kind: 'in-progress' });
+    expect(await store.claim('s', 'crashed', 'f', 100_000 + IDEMPOTENCY_CLAIM_LEASE_MS + 1)).toEqual({ kind: 'claimed' });
   });
 
   it('lets exactly one of many concurrent claims of the same key through', async () => {

@@ -6,7 +6,14 @@ export const IDEMPOTENCY_STORE = Symbol('IdempotencyStore');
 export interface StoredResponse {
   readonly status: number;
   readonly body: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
 }
+
+/**
+ * How long a claim stays "in progress" without completing. A process that dies mid-request leaves
+ * its claim behind; after the lease a retry may run (the command never completed its response).
+ */
+export const IDEMPOTENCY_CLAIM_LEASE_MS = 60_000;
 
 export type ClaimResult =
   | { readonly kind: 'claimed' }
@@ -48,7 +55,7 @@ export class IdempotencyStore {
     const inserted: unknown = await this.query(
       `insert into ${this.table} (scope, key, fingerprint, state, expires_at) values (${this.p(1)}, ${this.p(2)}, ${this.p(3)}, 'pending', ${this.p(4)})
        on conflict (scope, key) do nothing returning key`,
-      [scope, key, fingerprint, nowMs + this.ttlSeconds * 1000],
+      [scope, key, fingerprint, nowMs + IDEMPOTENCY_CLAIM_LEASE_MS],
     );
     if (Array.isArray(inserted) && inserted.length > 0) return { kind: 'claimed' };
     const rows = (await this.query(`select fingerprint, state, status, body from ${this.table} where scope = ${this.p(1)} and key = ${this.p(2)}`, [
@@ -59,13 +66,15 @@ export class IdempotencyStore {
     if (!row) return this.claim(scope, key, fingerprint, nowMs);
     if (row.fingerprint !== fingerprint) return { kind: 'mismatch' };
     if (row.state !== 'done') return { kind: 'in-progress' };
-    return { kind: 'replay', response: { status: Number(row.status), body: row.body === null ? undefined : (JSON.parse(row.body) as unknown) } };
+    const stored = row.body === null ? {} : (JSON.parse(row.body) as { body?: unknown; headers?: Record<string, string> });
+    return { kind: 'replay', response: { status: Number(row.status), body: stored.body, ...(stored.headers ? { headers: stored.headers } : {}) } };
   }
 
-  async complete(scope: string, key: string, response: StoredResponse): Promise<void> {
+  /** Remembers the response for the rest of the TTL (from now). */
+  async complete(scope: string, key: string, response: StoredResponse, nowMs: number): Promise<void> {
     await this.query(
-      `update ${this.table} set state = 'done', status = ${this.p(1)}, body = ${this.p(2)} where scope = ${this.p(3)} and key = ${this.p(4)}`,
-      [response.status, response.body === undefined ? null : JSON.stringify(response.body), scope, key],
+      `update ${this.table} set state = 'done', status = ${this.p(1)}, body = ${this.p(2)}, expires_at = ${this.p(3)} where scope = ${this.p(4)} and key = ${this.p(5)}`,
+      [response.status, JSON.stringify({ body: response.body, headers: response.headers ?? {} }), nowMs + this.ttlSeconds * 1000, scope, key],
     );
   }
 

@@ -70,6 +70,10 @@ export class CloudEventParser {
       if (error instanceof SchemaValidationError) throw this.invalid(error.issues.map((i) => ({ path: prefix + i.path, message: i.message })));
       throw error;
     }
+    // JSON Schema's date-time admits leap seconds (…T23:59:60Z), which Date cannot represent.
+    if (input.time !== undefined && Number.isNaN(Date.parse(input.time))) {
+      throw this.invalid([{ path: `${prefix}/time`, message: 'is not a representable date-time' }]);
+    }
     if (input.data !== undefined && input.data_base64 !== undefined) {
       throw this.invalid([{ path: `${prefix}/data_base64`, message: 'data and data_base64 are mutually exclusive' }]);
     }
