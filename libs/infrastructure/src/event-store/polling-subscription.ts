@@ -107,7 +107,12 @@ class PollingSubscription implements Subscription {
       if (batch.length > 0) {
         if (!(await this.deliver(batch))) return;
         position = batch[batch.length - 1].position;
-        if (batch.length === batchSize) continue;
+        if (batch.length === batchSize) {
+          // A synchronous store (SQLite) and a synchronous handler would otherwise catch up in one
+          // long turn of the event loop, starving timers and I/O (HTTP requests) until done.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          continue;
+        }
       }
       // Skipping ahead to the head matters with filters: events that do not match still move the
       // checkpoint, so a filtered subscriber can report how far it has seen.
