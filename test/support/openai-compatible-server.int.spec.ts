@@ -85,13 +85,13 @@ describe('scripted OpenAI-compatible server', () => {
   });
 
   it('answers scripted HTTP errors with their status, headers and an OpenAI error body', async () => {
-    server.enqueue({ kind: 'error', status: 429, headers: { 'retry-after': '0' } }, { kind: 'error', status: 500, message: 'boom' });
+    server.enqueue({ kind: 'error', status: 429, headers: { 'retry-after': '0' } }, { kind: 'error', status: 500, message: 'boom', code: 'overloaded' });
     const limited = await post({ model: 'm', messages: [] });
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).toBe('0');
     const failed = await post({ model: 'm', messages: [] });
     expect(failed.status).toBe(500);
-    expect(await failed.json()).toMatchObject({ error: { message: 'boom' } });
+    expect(await failed.json()).toMatchObject({ error: { message: 'boom', code: 'overloaded' } });
   });
 
   it('answers 500 when no response is scripted, and 404 off the chat completions route', async () => {

@@ -47,6 +47,8 @@ export interface ScriptedError {
   readonly kind: 'error';
   readonly status: number;
   readonly message?: string;
+  /** The OpenAI error code, e.g. `insufficient_quota`. */
+  readonly code?: string;
   readonly headers?: Readonly<Record<string, string>>;
   readonly delayMs?: number;
 }
@@ -146,7 +148,7 @@ export async function startOpenAiCompatibleServer(): Promise<OpenAiCompatibleSer
     if (response.destroyed || request.socket.destroyed) return;
 
     if (scripted.kind === 'error') {
-      sendJson(response, scripted.status, { error: { message: scripted.message ?? `scripted ${scripted.status}`, type: 'server_error', code: null } }, scripted.headers);
+      sendJson(response, scripted.status, { error: { message: scripted.message ?? `scripted ${scripted.status}`, type: 'server_error', code: scripted.code ?? null } }, scripted.headers);
       return;
     }
     sequence += 1;

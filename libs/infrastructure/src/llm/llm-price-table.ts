@@ -56,3 +56,24 @@ export function checkLlmPriceTable(value: unknown): string[] {
   }
   return problems;
 }
+
+/**
+ * Parses a price table from JSON configuration (`{"gpt-4o-mini":{"inputUsdPerMillion":0.15,
+ * "outputUsdPerMillion":0.6}}`). Throws an Error listing every problem when it is unusable, so a
+ * misconfigured deployment fails at start instead of silently costing 0.
+ */
+export function parseLlmPriceTable(json: string): LlmPriceTable {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (error: unknown) {
+    throw new Error(`The LLM price table is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const problems = checkLlmPriceTable(value);
+  if (problems.length > 0) throw new Error(`The LLM price table is invalid: ${problems.join('; ')}`);
+  const table: Record<string, LlmModelPrice> = Object.create(null) as Record<string, LlmModelPrice>;
+  for (const [model, price] of Object.entries(value as Record<string, LlmModelPrice>)) {
+    table[model] = { inputUsdPerMillion: price.inputUsdPerMillion, outputUsdPerMillion: price.outputUsdPerMillion };
+  }
+  return Object.freeze(table);
+}

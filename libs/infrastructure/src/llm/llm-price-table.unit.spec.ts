@@ -1,4 +1,4 @@
-import { checkLlmPriceTable, EMPTY_LLM_PRICE_TABLE, llmCostUsd, type LlmPriceTable } from './llm-price-table';
+import { checkLlmPriceTable, parseLlmPriceTable, EMPTY_LLM_PRICE_TABLE, llmCostUsd, type LlmPriceTable } from './llm-price-table';
 
 describe('LLM price table', () => {
   const table: LlmPriceTable = {
@@ -39,5 +39,13 @@ describe('LLM price table', () => {
       'm.inputUsdPerMillion must be a non-negative number',
       'm.outputUsdPerMillion must be a non-negative number',
     ]);
+  });
+
+  it('parses a configured JSON table, and refuses an unusable one', () => {
+    const parsed = parseLlmPriceTable('{"m":{"inputUsdPerMillion":1,"outputUsdPerMillion":2,"note":"x"}}');
+    expect(parsed).toEqual({ m: { inputUsdPerMillion: 1, outputUsdPerMillion: 2 } });
+    expect(llmCostUsd(parsed, 'ollama', 'm', { inputTokens: 1_000_000, outputTokens: 1_000_000 })).toBe(3);
+    expect(() => parseLlmPriceTable('{')).toThrow(/not JSON/);
+    expect(() => parseLlmPriceTable('{"m":{"inputUsdPerMillion":1}}')).toThrow('The LLM price table is invalid: m.outputUsdPerMillion must be a non-negative number');
   });
 });

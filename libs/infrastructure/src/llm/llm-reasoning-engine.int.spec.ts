@@ -299,11 +299,17 @@ describe('LlmReasoningEngine (OpenAI-compatible, over HTTP)', () => {
       expect(server.completionRequests).toHaveLength(2);
     });
 
-    it('does not retry a request the provider rejects', async () => {
-      server.enqueue({ kind: 'error', status: 400, message: 'unknown parameter' }, { kind: 'error', status: 401 }, { kind: 'text', text: 'never' });
+    it('does not retry a request the provider rejects, nor an exhausted quota', async () => {
+      server.enqueue(
+        { kind: 'error', status: 400, message: 'unknown parameter' },
+        { kind: 'error', status: 401 },
+        { kind: 'error', status: 429, code: 'insufficient_quota' },
+        { kind: 'text', text: 'never' },
+      );
       expect(await failureOf(reasoning().decide(engine(), request()))).toMatchObject({ code: 'LLM_REQUEST_REJECTED', failure: { attempts: 1, status: 400 } });
       expect(await failureOf(reasoning().decide(engine(), request()))).toMatchObject({ code: 'LLM_AUTHENTICATION_FAILED', failure: { attempts: 1, status: 401 } });
-      expect(server.completionRequests).toHaveLength(2);
+      expect(await failureOf(reasoning().decide(engine(), request()))).toMatchObject({ code: 'LLM_QUOTA_EXHAUSTED', failure: { attempts: 1, status: 429 } });
+      expect(server.completionRequests).toHaveLength(3);
     });
 
     it('times out an attempt that gets no answer, retries it, then fails with LLM_TIMEOUT', async () => {
