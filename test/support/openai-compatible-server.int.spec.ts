@@ -72,6 +72,12 @@ describe('scripted OpenAI-compatible server', () => {
     expect(server.completionRequests[0]?.stream).toBe(true);
   });
 
+  it('can drop a streamed answer mid-way', async () => {
+    server.enqueue({ kind: 'text', text: 'a b c', dropAfterChunks: 2 });
+    const response = await post({ model: 'm', messages: [], stream: true });
+    await expect(response.text()).rejects.toThrow();
+  });
+
   it('streams tool calls whose argument fragments join into the JSON arguments', async () => {
     server.enqueue({ kind: 'tool-calls', calls: [{ name: 'send-message', arguments: { to: 'a', content: 'hi' }, id: 'c9' }] });
     const data = await sseData(await post({ model: 'm', messages: [], stream: true }));

@@ -33,6 +33,8 @@ export interface ScriptedText extends ScriptedBase {
   readonly kind: 'text';
   readonly text: string;
   readonly chunks?: readonly string[];
+  /** Streaming only: drop the connection after this many text chunks (a server dying mid-answer). */
+  readonly dropAfterChunks?: number;
 }
 
 /** An assistant message calling tools (`finish_reason: 'tool_calls'`), with optional text. */
@@ -256,7 +258,14 @@ function writeStream(
   delta({ role: 'assistant', content: '' });
   const text = scripted.kind === 'text' ? scripted.text : (scripted.text ?? '');
   const pieces = scripted.kind === 'text' && scripted.chunks !== undefined ? scripted.chunks : words(text);
-  for (const piece of pieces) delta({ content: piece });
+  for (const [index, piece] of pieces.entries()) {
+    if (scripted.kind === 'text' && scripted.dropAfterChunks === index) {
+      // An SSE comment flushes what was written; the connection drops once it is out.
+      response.write(':\n\n', () => response.destroy());
+      return;
+    }
+    delta({ content: piece });
+  }
   if (scripted.kind === 'tool-calls') {
     scripted.calls.forEach((call, index) => {
       delta({ tool_calls: [{ index, id: toolCallId(call, index), type: 'function', function: { name: call.name, arguments: '' } }] });

@@ -255,6 +255,24 @@ describe('LlmReasoningEngine (OpenAI-compatible, over HTTP)', () => {
       expect(streamed.usage).toEqual({ inputTokens: 30, outputTokens: 6, totalTokens: 36, costUsd: 0 });
     });
 
+    it('does not retry an answer that broke off after tokens were forwarded', async () => {
+      server.enqueue({ kind: 'text', text: 'one two three', dropAfterChunks: 2 }, { kind: 'text', text: 'never' });
+      const deltas: string[] = [];
+      const error = await failureOf(reasoning().decide(engine(), request(), { onToken: (delta) => deltas.push(delta) }));
+      expect(deltas).toEqual(['one ', 'two ']);
+      expect(error.failure.attempts).toBe(1);
+      expect(error.code).toBe('LLM_PROVIDER_UNREACHABLE');
+      expect(server.completionRequests).toHaveLength(1);
+    });
+
+    it('retries a streamed attempt that failed before any token', async () => {
+      server.enqueue({ kind: 'error', status: 502 }, { kind: 'text', text: 'fine', dropAfterChunks: 0 }, { kind: 'text', text: 'all good' });
+      const deltas: string[] = [];
+      const output = await reasoning().decide(engine(), request(), { onToken: (delta) => deltas.push(delta) });
+      expect(deltas).toEqual(['all ', 'good']);
+      expect(output).toMatchObject({ attempts: 3, actions: [{ action: 'reply', text: 'all good' }] });
+    });
+
     it('assembles streamed tool calls into the same actions', async () => {
       const scripted = {
         kind: 'tool-calls',

@@ -152,7 +152,7 @@ export class LlmReasoningEngine {
       runnable = tools.length > 0 && model.bindTools !== undefined ? model.bindTools(tools) : model;
     } catch (error: unknown) {
       if (error instanceof LlmDecisionFailedError) throw error;
-      throw failure('LLM_ENGINE_ERROR', `The ${engine.provider} chat model could not be created: ${describe(error)}`, 0, { cause: error });
+      throw failure('LLM_ENGINE_ERROR', `The ${engine.provider} chat model could not be created: ${messageOf(error)}`, 0, { cause: error });
     }
     const prompt = buildPrompt(request);
 
@@ -335,7 +335,7 @@ function actionsOf(message: LlmAssistantMessage, allowed: readonly AgentTool[]):
   return { actions, issues };
 }
 
-function describe(error: unknown): string {
+function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
@@ -355,15 +355,36 @@ function retryAfterMs(error: unknown): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
+const CONNECTION_ERROR_NAMES = new Set(['APIConnectionError', 'SocketError']);
+const CONNECTION_ERROR_CODES = /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|UND_ERR_\w+)$/;
+const CONNECTION_ERROR_MESSAGES = /fetch failed|terminated|other side closed|socket hang up/i;
+
+/**
+ * A failure of the connection rather than of the server's answer: refused, reset, or cut off
+ * mid-stream. Client libraries wrap these differently (undici's `TypeError: terminated` caused by a
+ * `SocketError`, the OpenAI SDK's `APIConnectionError`, LangChain re-wrapping either), so the
+ * whole cause chain is looked at.
+ */
+function isConnectionFailure(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 6 && typeof current === 'object' && current !== null; depth += 1) {
+    const record = current as Record<string, unknown>;
+    if (CONNECTION_ERROR_NAMES.has(current.constructor.name) || CONNECTION_ERROR_NAMES.has(String(record.name))) return true;
+    if (typeof record.code === 'string' && CONNECTION_ERROR_CODES.test(record.code)) return true;
+    if (typeof record.message === 'string' && CONNECTION_ERROR_MESSAGES.test(record.message)) return true;
+    current = record.cause;
+  }
+  return false;
+}
+
 function classify(error: unknown, callerSignal: AbortSignal | undefined, timeoutSignal: AbortSignal, timeoutMs: number): Failure {
   // Which signal fired decides, whatever shape the client library gave the abort error.
   if (callerSignal?.aborted) return { code: 'LLM_ABORTED', retryable: false, message: 'The decision was aborted' };
   if (timeoutSignal.aborted) return { code: 'LLM_TIMEOUT', retryable: true, message: `The model did not answer within ${timeoutMs} ms` };
   const status = numberField(error, 'status');
-  const detail = describe(error);
+  const detail = messageOf(error);
   if (status === undefined) {
-    const name = typeof error === 'object' && error !== null ? error.constructor.name : '';
-    if (name === 'APIConnectionError' || (error instanceof TypeError && /fetch failed/i.test(detail))) {
+    if (isConnectionFailure(error)) {
       return { code: 'LLM_PROVIDER_UNREACHABLE', retryable: true, message: `The model server could not be reached: ${detail}` };
     }
     return { code: 'LLM_ENGINE_ERROR', retryable: false, message: `The model call failed: ${detail}` };
