@@ -39,7 +39,8 @@ export class AgentQueriesHttpController {
   @ApiQuery({ name: 'limit', required: false })
   @ApiQuery({ name: 'cursor', required: false })
   async list(@Query(new TypeBoxQueryPipe(AgentListQuerySchema)) query: Static<typeof AgentListQuerySchema>, @Ctx() ctx: RequestContext): Promise<Page<AgentView>> {
-    const page = await this.queries.execute(new ListAgentsQuery(ctx.tenantId, query));
+    const { status, ...rest } = query;
+    const page = await this.queries.execute(new ListAgentsQuery(ctx.tenantId, { ...rest, ...(status ? { status: [status] } : {}) }));
     return { items: page.items.map(agentViewFromReadModel), nextCursor: page.nextCursor };
   }
 

@@ -10,7 +10,7 @@ import { agentViewFromState, type AgentView } from '../agent.view';
 export class ListAgentsQuery extends Query<Page<AgentReadView>> {
   constructor(
     readonly tenantId: string,
-    readonly page: { limit?: number; cursor?: string | null; status?: AgentStatus; minPosition?: number },
+    readonly page: { limit?: number; cursor?: string | null; status?: readonly AgentStatus[]; minPosition?: number },
   ) {
     super();
   }
@@ -70,7 +70,7 @@ export class ListAgentsHandler implements IQueryHandler<ListAgentsQuery> {
 
   async execute({ tenantId, page }: ListAgentsQuery): Promise<Page<AgentReadView>> {
     await this.consistency.require(page.minPosition, ['agents']);
-    return this.agents.list({ tenantId, limit: page.limit, cursor: page.cursor ?? null, ...(page.status ? { status: [page.status] } : {}) });
+    return this.agents.list({ tenantId, limit: page.limit, cursor: page.cursor ?? null, ...(page.status ? { status: page.status } : {}) });
   }
 }
 

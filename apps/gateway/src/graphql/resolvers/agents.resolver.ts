@@ -1,6 +1,6 @@
+import { QueryBus } from '@nestjs/cqrs';
 import { Args, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
 import {
-  AGENTS_PROJECTION,
   AgentsReadRepository,
   type AgentDecisionView,
   type AgentStatusView,
@@ -8,7 +8,8 @@ import {
   type Page,
 } from '@meridian/infrastructure/read-models';
 import type { RequestContext } from '../../http/request-context.decorator';
-import { ReadYourWrites } from '../../shared/read-your-writes';
+import { GetAgentQuery, ListAgentsQuery } from '../../agents/queries/agent.queries';
+import { notFoundAsNull } from './not-found-as-null';
 import { GqlCtx } from '../graphql-request-context';
 import { given, pageOf, type ConsistencyArgs, type PageArgs } from './graphql-args';
 
@@ -24,21 +25,22 @@ interface AgentArgs extends ConsistencyArgs {
 @Resolver('Agent')
 export class AgentsResolver {
   constructor(
+    private readonly queries: QueryBus,
     private readonly agents: AgentsReadRepository,
-    private readonly consistency: ReadYourWrites,
   ) {}
 
   @Query('agents')
-  async list(@Args() args: AgentsArgs, @GqlCtx() ctx: RequestContext): Promise<Page<AgentView>> {
-    await this.consistency.require(given(args.minPosition), [AGENTS_PROJECTION]);
+  list(@Args() args: AgentsArgs, @GqlCtx() ctx: RequestContext): Promise<Page<AgentView>> {
     const status = given(args.status);
-    return this.agents.list({ tenantId: ctx.tenantId, ...(status !== undefined ? { status } : {}), ...pageOf(args) });
+    const minPosition = given(args.minPosition);
+    return this.queries.execute(
+      new ListAgentsQuery(ctx.tenantId, { ...pageOf(args), ...(status !== undefined ? { status } : {}), ...(minPosition !== undefined ? { minPosition } : {}) }),
+    );
   }
 
   @Query('agent')
-  async get(@Args() args: AgentArgs, @GqlCtx() ctx: RequestContext): Promise<AgentView | null> {
-    await this.consistency.require(given(args.minPosition), [AGENTS_PROJECTION]);
-    return this.agents.get(args.id, ctx.tenantId);
+  get(@Args() args: AgentArgs, @GqlCtx() ctx: RequestContext): Promise<AgentView | null> {
+    return notFoundAsNull(this.queries.execute(new GetAgentQuery(ctx.tenantId, args.id, given(args.minPosition))));
   }
 
   @ResolveField('decisions')

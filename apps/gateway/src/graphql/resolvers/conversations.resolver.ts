@@ -1,6 +1,6 @@
+import { QueryBus } from '@nestjs/cqrs';
 import { Args, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
 import {
-  CONVERSATIONS_PROJECTION,
   ConversationsReadRepository,
   type ConversationApprovalView,
   type ConversationMessageView,
@@ -9,7 +9,8 @@ import {
   type Page,
 } from '@meridian/infrastructure/read-models';
 import type { RequestContext } from '../../http/request-context.decorator';
-import { ReadYourWrites } from '../../shared/read-your-writes';
+import { GetConversationQuery, ListConversationsQuery } from '../../conversations/queries/conversation.queries';
+import { notFoundAsNull } from './not-found-as-null';
 import { GqlCtx } from '../graphql-request-context';
 import { given, pageOf, type ConsistencyArgs, type PageArgs } from './graphql-args';
 
@@ -24,20 +25,19 @@ type ConversationParent = ConversationSummaryView & Partial<Pick<ConversationVie
 @Resolver('Conversation')
 export class ConversationsResolver {
   constructor(
+    private readonly queries: QueryBus,
     private readonly conversations: ConversationsReadRepository,
-    private readonly consistency: ReadYourWrites,
   ) {}
 
   @Query('conversations')
-  async list(@Args() args: PageArgs & ConsistencyArgs, @GqlCtx() ctx: RequestContext): Promise<Page<ConversationSummaryView>> {
-    await this.consistency.require(given(args.minPosition), [CONVERSATIONS_PROJECTION]);
-    return this.conversations.list({ tenantId: ctx.tenantId, ...pageOf(args) });
+  list(@Args() args: PageArgs & ConsistencyArgs, @GqlCtx() ctx: RequestContext): Promise<Page<ConversationSummaryView>> {
+    const minPosition = given(args.minPosition);
+    return this.queries.execute(new ListConversationsQuery(ctx.tenantId, { ...pageOf(args), ...(minPosition !== undefined ? { minPosition } : {}) }));
   }
 
   @Query('conversation')
-  async get(@Args() args: ConversationArgs, @GqlCtx() ctx: RequestContext): Promise<ConversationView | null> {
-    await this.consistency.require(given(args.minPosition), [CONVERSATIONS_PROJECTION]);
-    return this.conversations.get(args.id, ctx.tenantId);
+  get(@Args() args: ConversationArgs, @GqlCtx() ctx: RequestContext): Promise<ConversationView | null> {
+    return notFoundAsNull(this.queries.execute(new GetConversationQuery(ctx.tenantId, args.id, given(args.minPosition))));
   }
 
   @ResolveField('messages')

@@ -1,15 +1,15 @@
+import { QueryBus } from '@nestjs/cqrs';
 import { Args, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
 import {
-  ENTITIES_PROJECTION,
-  EntitiesReadRepository,
-  EVENTS_PROJECTION,
   EventsReadRepository,
   type EntityView,
   type IngestedEventView,
   type Page,
 } from '@meridian/infrastructure/read-models';
 import type { RequestContext } from '../../http/request-context.decorator';
-import { ReadYourWrites } from '../../shared/read-your-writes';
+import { GetEntityQuery } from '../../entities/get-entity.query';
+import { ListEventsQuery } from '../../events/query-events/list-events.query';
+import { notFoundAsNull } from './not-found-as-null';
 import { GqlCtx } from '../graphql-request-context';
 import { given, pageOf, type ConsistencyArgs, type PageArgs } from './graphql-args';
 
@@ -30,31 +30,30 @@ interface EntityArgs extends ConsistencyArgs {
 /** `events(filter)` and `entity(subject)`: the ingestion read models. */
 @Resolver()
 export class EventsResolver {
-  constructor(
-    private readonly events: EventsReadRepository,
-    private readonly entities: EntitiesReadRepository,
-    private readonly consistency: ReadYourWrites,
-  ) {}
+  constructor(private readonly queries: QueryBus) {}
 
   @Query('events')
-  async list(@Args() args: EventsArgs, @GqlCtx() ctx: RequestContext): Promise<Page<IngestedEventView>> {
-    await this.consistency.require(given(args.minPosition), [EVENTS_PROJECTION]);
+  list(@Args() args: EventsArgs, @GqlCtx() ctx: RequestContext): Promise<Page<IngestedEventView>> {
     const type = given(args.filter?.type);
     const subject = given(args.filter?.subject);
     const after = given(args.filter?.after);
-    return this.events.list({
-      tenantId: ctx.tenantId,
-      ...(type !== undefined ? { type } : {}),
-      ...(subject !== undefined ? { subject } : {}),
-      ...(after !== undefined ? { after } : {}),
-      ...pageOf(args),
-    });
+    return this.queries.execute(
+      new ListEventsQuery(
+        {
+          tenantId: ctx.tenantId,
+          ...(type !== undefined ? { type } : {}),
+          ...(subject !== undefined ? { subject } : {}),
+          ...(after !== undefined ? { after } : {}),
+          ...pageOf(args),
+        },
+        given(args.minPosition),
+      ),
+    );
   }
 
   @Query('entity')
-  async entity(@Args() args: EntityArgs, @GqlCtx() ctx: RequestContext): Promise<EntityView | null> {
-    await this.consistency.require(given(args.minPosition), [ENTITIES_PROJECTION]);
-    return this.entities.get(args.subject, ctx.tenantId);
+  entity(@Args() args: EntityArgs, @GqlCtx() ctx: RequestContext): Promise<EntityView | null> {
+    return notFoundAsNull(this.queries.execute(new GetEntityQuery(ctx.tenantId, args.subject, given(args.minPosition))));
   }
 }
 

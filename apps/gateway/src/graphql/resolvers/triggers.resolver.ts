@@ -1,7 +1,9 @@
+import { QueryBus } from '@nestjs/cqrs';
 import { Args, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
-import { TRIGGERS_PROJECTION, TriggersReadRepository, type Page, type TriggerFiringView, type TriggerView } from '@meridian/infrastructure/read-models';
+import { TriggersReadRepository, type Page, type TriggerFiringView, type TriggerView } from '@meridian/infrastructure/read-models';
 import type { RequestContext } from '../../http/request-context.decorator';
-import { ReadYourWrites } from '../../shared/read-your-writes';
+import { GetTriggerQuery, ListTriggersQuery } from '../../triggers/queries/trigger.queries';
+import { notFoundAsNull } from './not-found-as-null';
 import { GqlCtx } from '../graphql-request-context';
 import { given, pageOf, type ConsistencyArgs, type PageArgs } from './graphql-args';
 
@@ -18,26 +20,27 @@ interface TriggerArgs extends ConsistencyArgs {
 @Resolver('Trigger')
 export class TriggersResolver {
   constructor(
+    private readonly queries: QueryBus,
     private readonly triggers: TriggersReadRepository,
-    private readonly consistency: ReadYourWrites,
   ) {}
 
   @Query('triggers')
-  async list(@Args() args: TriggersArgs, @GqlCtx() ctx: RequestContext): Promise<Page<TriggerView>> {
-    await this.consistency.require(given(args.minPosition), [TRIGGERS_PROJECTION]);
+  list(@Args() args: TriggersArgs, @GqlCtx() ctx: RequestContext): Promise<Page<TriggerView>> {
     const agentId = given(args.agentId);
-    return this.triggers.list({
-      tenantId: ctx.tenantId,
-      ...(agentId !== undefined ? { agentId } : {}),
-      includeDeleted: args.includeDeleted ?? false,
-      ...pageOf(args),
-    });
+    const minPosition = given(args.minPosition);
+    return this.queries.execute(
+      new ListTriggersQuery(ctx.tenantId, {
+        ...pageOf(args),
+        ...(agentId !== undefined ? { agentId } : {}),
+        includeDeleted: args.includeDeleted ?? false,
+        ...(minPosition !== undefined ? { minPosition } : {}),
+      }),
+    );
   }
 
   @Query('trigger')
-  async get(@Args() args: TriggerArgs, @GqlCtx() ctx: RequestContext): Promise<TriggerView | null> {
-    await this.consistency.require(given(args.minPosition), [TRIGGERS_PROJECTION]);
-    return this.triggers.get(args.id, ctx.tenantId);
+  get(@Args() args: TriggerArgs, @GqlCtx() ctx: RequestContext): Promise<TriggerView | null> {
+    return notFoundAsNull(this.queries.execute(new GetTriggerQuery(ctx.tenantId, args.id, given(args.minPosition))));
   }
 
   @ResolveField('firings')
