@@ -332,14 +332,14 @@ describe('LlmReasoningEngine (OpenAI-compatible, over HTTP)', () => {
 
     it('times out an attempt that gets no answer, retries it, then fails with LLM_TIMEOUT', async () => {
       server.enqueue({ kind: 'text', text: 'late', delayMs: 30_000 }, { kind: 'text', text: 'late', delayMs: 30_000 });
-      const error = await failureOf(reasoning({ timeoutMs: 100, maxRetries: 1 }).decide(engine(), request()));
+      const error = await failureOf(reasoning({ timeoutMs: 1_000, maxRetries: 1 }).decide(engine(), request()));
       expect(error).toMatchObject({ code: 'LLM_TIMEOUT', failure: { attempts: 2 } });
       expect(server.completionRequests).toHaveLength(2);
     });
 
     it('recovers when the retry after a timeout answers', async () => {
       server.enqueue({ kind: 'text', text: 'late', delayMs: 30_000 }, { kind: 'text', text: 'in time' });
-      const output = await reasoning({ timeoutMs: 100 }).decide(engine(), request());
+      const output = await reasoning({ timeoutMs: 1_000 }).decide(engine(), request());
       expect(output).toMatchObject({ attempts: 2, actions: [{ action: 'reply', text: 'in time' }] });
     });
 
