@@ -172,6 +172,7 @@ export class LlmReasoningEngine {
                 options.onToken?.(delta);
               });
       } catch (error: unknown) {
+        clearTimeout(timer);
         const classified = classify(error, options.signal, timeout.signal, this.timeoutMs);
         if (!classified.retryable || attempt > this.maxRetries || forwarded) {
           throw failure(classified.code, classified.message, attempt, { status: classified.status, cause: error });
