@@ -2,3 +2,4 @@ export * from './aggregates';
 export * from './ingestion';
 export * from './routing';
 export * from './reasoning';
+export * from './runtime';

@@ -6,3 +6,4 @@ export * from './agent';
 export * from './shared/decider-specification';
 export * from './trigger';
 export * from './conversation';
+export * from './mailbox';

@@ -5,7 +5,7 @@ import { DEFAULT_TENANT_ID } from '../shared/event';
  * `<tenant>/<category>-<id>`. Categories: agent, conversation, trigger, entity (ingested domain
  * events, one stream per subject), source (ingested events without a subject), apikey (issued API keys).
  */
-export type StreamCategory = 'agent' | 'conversation' | 'trigger' | 'entity' | 'source' | 'apikey' | 'chain';
+export type StreamCategory = 'agent' | 'conversation' | 'trigger' | 'entity' | 'source' | 'apikey' | 'chain' | 'mailbox';
 
 export function streamName(category: StreamCategory, id: string, tenantId: string = DEFAULT_TENANT_ID): string {
   return `${tenantId}/${category}-${id}`;

@@ -1,0 +1,324 @@
+import { v5 as uuidv5 } from 'uuid';
+import {
+  parseStreamName,
+  streamName,
+  type Actor,
+  type AgentEvent,
+  type AgentSubscription,
+  type AppendRequest,
+  type EventMetadata,
+  type EventStore,
+  type GlobalPosition,
+  type MailboxEventInput,
+  type MailboxInputEnqueued,
+  type NewEvent,
+  type RecordedEvent,
+  type Subscription,
+} from '@meridian/domain';
+import { cloudEventViewOf } from '../routing/cloud-event-view';
+import { SubscriptionIndex, type SubscriptionErrorHandler } from '../routing/subscription-matcher';
+import type { CheckpointStore } from './checkpoint-store.port';
+
+/** Namespace for mailbox entry ids: uuid v5 of (agent id, routed event id). */
+const MAILBOX_ENTRY_NAMESPACE = '3d7f4a52-9c1e-5b08-8e6a-1f2b3c4d5e6f';
+
+export const AGENT_ROUTER_ACTOR: Actor = { kind: 'system', id: 'router' };
+export const DEFAULT_AGENT_ROUTER_CHECKPOINT = 'agent-router';
+
+/** Agent events that decide whether, and for which events, an agent gets inputs. */
+const LIFECYCLE_TYPES = ['agent.defined', 'agent.reconfigured', 'agent.paused', 'agent.resumed', 'agent.retired'] as const;
+type LifecycleEvent = Extract<AgentEvent, { type: (typeof LIFECYCLE_TYPES)[number] }>;
+
+/** Streams holding ingested domain events: the only events routed to mailboxes. */
+const ROUTED_CATEGORIES = new Set(['entity', 'source']);
+
+/** Reading lifecycle history on start, page by page. */
+const REBUILD_PAGE_SIZE = 1000;
+
+/**
+ * The id of the mailbox entry that enqueues `routedEventId` for `agentId`. Deterministic, so routing
+ * the same event again (re-delivery, restart from an older checkpoint) appends nothing.
+ */
+export function mailboxEntryId(agentId: string, routedEventId: string): string {
+  return uuidv5(`${agentId}\n${routedEventId}`, MAILBOX_ENTRY_NAMESPACE);
+}
+
+export interface AgentRouterOptions {
+  readonly store: EventStore;
+  readonly checkpoints: CheckpointStore;
+  /** Name of the checkpoint. Default `agent-router`. */
+  readonly checkpointName?: string;
+  /** Events per delivered batch; the mailbox appends of one batch are one group commit. */
+  readonly batchSize?: number;
+  /** Clock for `enqueuedAt` / `occurredAt` (ISO-8601). */
+  readonly now?: () => string;
+  /** Store, append and checkpoint failures (the batch is retried by the subscription). */
+  readonly onError?: (error: unknown) => void;
+  /** Subscription filters that cannot be compiled or evaluated (the subscription then does not match). */
+  readonly onFilterError?: SubscriptionErrorHandler;
+}
+
+type AgentStatus = 'active' | 'paused' | 'retired';
+
+interface AgentRecord {
+  readonly subscriptions: readonly AgentSubscription[];
+  readonly status: AgentStatus;
+}
+
+/** One tenant's agents: their lifecycle, and the index of the active ones. */
+interface TenantRouting {
+  readonly agents: Map<string, AgentRecord>;
+  readonly index: SubscriptionIndex;
+}
+
+/** Each agent's record before the batch first changed it, to undo a batch whose appends failed. */
+type UndoLog = Map<string, { readonly tenantId: string; readonly agentId: string; readonly before: AgentRecord | undefined }>;
+
+interface Waiter {
+  readonly position: GlobalPosition;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+function isLifecycleEvent(event: RecordedEvent): event is RecordedEvent & LifecycleEvent {
+  return (LIFECYCLE_TYPES as readonly string[]).includes(event.type);
+}
+
+/**
+ * Routes ingested domain events to the durable mailboxes of the agents that subscribe to them.
+ *
+ * One store subscription over everything after the checkpoint, in global order. Agent lifecycle
+ * events (in `<tenant>/agent-<id>` streams) keep a per-tenant `SubscriptionIndex` of the ACTIVE
+ * agents: defined/reconfigured set the subscriptions, paused/retired stop routing, resumed routes
+ * again from the next event on (what came in while paused is not replayed). Because lifecycle and
+ * domain events come through the same ordered subscription, every event is routed against the
+ * agents exactly as they were at its position.
+ *
+ * Each ingested event (`entity-`/`source-` streams) becomes one `mailbox.input-enqueued` per
+ * matching active agent of the same tenant, appended to `<tenant>/mailbox-<agentId>` with the id
+ * `mailboxEntryId(agentId, eventId)` and expected revision `any`. Delivery is at least once; the
+ * store's idempotency by (stream, eventId) turns a second routing of the same event into a no-op,
+ * so every input is enqueued exactly once. The appends of one delivered batch are one `appendMany`
+ * (one request per entry, so a half-stored batch replays cleanly), in event order: a mailbox
+ * receives its inputs in global position order.
+ *
+ * The checkpoint is saved after each batch and may lag behind what was appended: a restart only
+ * re-routes, which enqueues nothing twice. On start the lifecycle history up to the checkpoint is
+ * read back (agent lifecycle events only) to know which agents were active there.
+ */
+export class AgentRouter {
+  private readonly tenants = new Map<string, TenantRouting>();
+  private readonly waiters: Waiter[] = [];
+  private readonly checkpointName: string;
+  private readonly now: () => string;
+  private subscription: Subscription | null = null;
+  private starting: Promise<void> | null = null;
+  private processed: GlobalPosition = 0;
+
+  constructor(private readonly options: AgentRouterOptions) {
+    this.checkpointName = options.checkpointName ?? DEFAULT_AGENT_ROUTER_CHECKPOINT;
+    this.now = options.now ?? (() => new Date().toISOString());
+  }
+
+  /** Global position up to which every event has been routed (and its inputs appended). */
+  get position(): GlobalPosition {
+    return this.processed;
+  }
+
+  get running(): boolean {
+    return this.subscription !== null;
+  }
+
+  /** Loads the checkpoint, rebuilds the agents' state at it, then subscribes. Starting twice is a no-op. */
+  start(): Promise<void> {
+    this.starting ??= this.doStart().catch((error: unknown) => {
+      this.starting = null;
+      throw error;
+    });
+    return this.starting;
+  }
+
+  /** Stops routing once the batch in hand is done; callers still waiting are rejected. */
+  async stop(): Promise<void> {
+    const starting = this.starting;
+    if (starting === null) return;
+    await starting.catch(() => undefined);
+    const subscription = this.subscription;
+    this.subscription = null;
+    this.starting = null;
+    if (subscription !== null) await subscription.stop();
+    const pending = this.waiters.splice(0);
+    for (const waiter of pending) waiter.reject(new Error(`AgentRouter stopped before reaching position ${waiter.position}`));
+  }
+
+  /**
+   * Resolves once every event up to `position` has been routed (its mailbox inputs are stored):
+   * read-your-writes for "append, then read the mailbox". Rejected if the router stops first.
+   */
+  waitUntilProcessed(position: GlobalPosition): Promise<void> {
+    if (this.processed >= position) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.push({ position, resolve, reject });
+    });
+  }
+
+  private async doStart(): Promise<void> {
+    const checkpoint = await this.options.checkpoints.load(this.checkpointName);
+    this.tenants.clear();
+    await this.rebuildUpTo(checkpoint);
+    this.processed = checkpoint;
+    this.subscription = this.options.store.subscribe(
+      {
+        onEvents: (events) => this.handleBatch(events),
+        onCaughtUp: (position) => this.advanceTo(position),
+        onError: (error) => this.report(error),
+      },
+      { after: checkpoint, batchSize: this.options.batchSize },
+    );
+  }
+
+  /** Replays lifecycle events at or below `checkpoint`, so routing resumes with the agents as they were there. */
+  private async rebuildUpTo(checkpoint: GlobalPosition): Promise<void> {
+    let after = 0;
+    while (after < checkpoint) {
+      const page = await this.options.store.readAll({ after, limit: REBUILD_PAGE_SIZE, filter: { types: LIFECYCLE_TYPES } });
+      for (const event of page) {
+        if (event.position > checkpoint) return;
+        this.applyIfLifecycle(event, undefined);
+      }
+      if (page.length < REBUILD_PAGE_SIZE) return;
+      after = page[page.length - 1].position;
+    }
+  }
+
+  private async handleBatch(events: readonly RecordedEvent[]): Promise<void> {
+    // At-least-once: an event already routed in this run must not move the lifecycle state back.
+    const fresh = events.filter((event) => event.position > this.processed);
+    if (fresh.length === 0) return;
+    const undo: UndoLog = new Map();
+    const requests: AppendRequest[] = [];
+    for (const event of fresh) {
+      const parsed = parseStreamName(event.streamName);
+      if (parsed === null) continue;
+      if (parsed.category === 'agent') this.applyIfLifecycle(event, undo);
+      else if (ROUTED_CATEGORIES.has(parsed.category)) this.route(event, parsed.tenantId, requests);
+    }
+    try {
+      if (requests.length > 0) await this.options.store.appendMany(requests);
+    } catch (error) {
+      // The subscription retries the batch: start it again from the state before it.
+      for (const { tenantId, agentId, before } of undo.values()) this.restore(tenantId, agentId, before);
+      throw error;
+    }
+    this.advanceTo(fresh[fresh.length - 1].position);
+    try {
+      await this.options.checkpoints.save(this.checkpointName, this.processed);
+    } catch (error) {
+      // The inputs are stored; a lagging checkpoint only means re-routing (a no-op) after a restart.
+      this.report(error);
+    }
+  }
+
+  private route(event: RecordedEvent, tenantId: string, requests: AppendRequest[]): void {
+    const tenant = this.tenants.get(tenantId);
+    if (tenant === undefined) return;
+    const view = cloudEventViewOf(event);
+    if (view === undefined) return;
+    const agentIds = tenant.index.matchView(view);
+    if (agentIds.length === 0) return;
+    const now = this.now();
+    const input: MailboxEventInput = {
+      kind: 'event',
+      ref: event.eventId,
+      position: event.position,
+      type: event.type,
+      ...(view.subject !== null ? { subject: view.subject } : {}),
+    };
+    const metadata: EventMetadata = {
+      occurredAt: now,
+      correlationId: event.metadata.correlationId,
+      // Routing is not a hop: the agent's decision on this input is the next one.
+      hop: event.metadata.hop,
+      causationId: event.eventId,
+      tenantId,
+      actor: AGENT_ROUTER_ACTOR,
+      ...(event.metadata.traceparent !== undefined ? { traceparent: event.metadata.traceparent } : {}),
+    };
+    for (const agentId of agentIds) {
+      const enqueued: MailboxInputEnqueued = { type: 'mailbox.input-enqueued', data: { agentId, input, enqueuedAt: now } };
+      const entry: NewEvent = { eventId: mailboxEntryId(agentId, event.eventId), type: enqueued.type, data: enqueued.data, metadata };
+      requests.push({ streamName: streamName('mailbox', agentId, tenantId), events: [entry], expected: 'any' });
+    }
+  }
+
+  private applyIfLifecycle(event: RecordedEvent, undo: UndoLog | undefined): void {
+    const parsed = parseStreamName(event.streamName);
+    // Only the agent's own stream: an ingested event may well be called `agent.defined`.
+    if (parsed === null || parsed.category !== 'agent' || !isLifecycleEvent(event)) return;
+    const { tenantId } = parsed;
+    const agentId = event.data.agentId;
+    const tenant = this.tenantOf(tenantId);
+    const current = tenant.agents.get(agentId);
+    const next = nextRecord(current, event);
+    if (next === current) return;
+    const key = `${tenantId}\n${agentId}`;
+    if (undo !== undefined && !undo.has(key)) undo.set(key, { tenantId, agentId, before: current });
+    this.restore(tenantId, agentId, next);
+  }
+
+  /** Puts an agent's record in place and brings the index in line with it. */
+  private restore(tenantId: string, agentId: string, record: AgentRecord | undefined): void {
+    const tenant = this.tenantOf(tenantId);
+    if (record === undefined) tenant.agents.delete(agentId);
+    else tenant.agents.set(agentId, record);
+    if (record?.status === 'active') tenant.index.set(agentId, record.subscriptions);
+    else tenant.index.remove(agentId);
+  }
+
+  private tenantOf(tenantId: string): TenantRouting {
+    let tenant = this.tenants.get(tenantId);
+    if (tenant === undefined) {
+      tenant = { agents: new Map(), index: new SubscriptionIndex({ onError: this.options.onFilterError }) };
+      this.tenants.set(tenantId, tenant);
+    }
+    return tenant;
+  }
+
+  private advanceTo(position: GlobalPosition): void {
+    if (position <= this.processed) return;
+    this.processed = position;
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const waiter = this.waiters[i];
+      if (waiter.position <= position) {
+        this.waiters.splice(i, 1);
+        waiter.resolve();
+      }
+    }
+  }
+
+  private report(error: unknown): void {
+    try {
+      this.options.onError?.(error);
+    } catch {
+      // A failing reporter must not stop routing.
+    }
+  }
+}
+
+/** The agent's routing record after a lifecycle event; the same object when nothing changes. */
+function nextRecord(current: AgentRecord | undefined, event: LifecycleEvent): AgentRecord | undefined {
+  // Retirement is final: nothing brings a retired agent back.
+  if (current?.status === 'retired') return current;
+  switch (event.type) {
+    case 'agent.defined':
+      return { subscriptions: event.data.definition.subscriptions, status: 'active' };
+    case 'agent.reconfigured':
+      return { subscriptions: event.data.definition.subscriptions, status: current?.status ?? 'active' };
+    case 'agent.paused':
+      return current === undefined ? current : { ...current, status: 'paused' };
+    case 'agent.resumed':
+      return current === undefined ? current : { ...current, status: 'active' };
+    case 'agent.retired':
+      return { subscriptions: [], status: 'retired' };
+  }
+}
