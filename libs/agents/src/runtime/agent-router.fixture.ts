@@ -95,12 +95,19 @@ export async function mailboxIds(store: EventStore, agentId: string, tenantId = 
   return entries.map((entry) => byRef.get(entry.data.input.ref) ?? `unknown:${entry.data.input.ref}`);
 }
 
-/** Delegates to a store, failing the first `failures` appendMany calls (a store outage mid-batch). */
-class FlakyAppendStore implements EventStore {
+/**
+ * Delegates to a store, misbehaving within the port's contract: the first `appendFailures`
+ * appendMany calls fail (a store outage mid-batch), and with `redeliverFirstBatch` every delivered
+ * batch is followed by the first batch again (at-least-once delivery of an old batch).
+ */
+class MisbehavingStore implements EventStore {
+  private failures: number;
   constructor(
     private readonly inner: EventStore,
-    private failures: number,
-  ) {}
+    private readonly misbehaviour: { readonly appendFailures?: number; readonly redeliverFirstBatch?: boolean },
+  ) {
+    this.failures = misbehaviour.appendFailures ?? 0;
+  }
   append(name: string, events: readonly NewEvent[], options: { expected: ExpectedRevision }): Promise<AppendResult> {
     return this.inner.append(name, events, options);
   }
@@ -127,7 +134,19 @@ class FlakyAppendStore implements EventStore {
     return this.inner.headPosition();
   }
   subscribe(handler: SubscriptionHandler, options?: SubscriptionOptions): Subscription {
-    return this.inner.subscribe(handler, options);
+    if (this.misbehaviour.redeliverFirstBatch !== true) return this.inner.subscribe(handler, options);
+    let first: readonly RecordedEvent[] | undefined;
+    return this.inner.subscribe(
+      {
+        ...handler,
+        async onEvents(events) {
+          await handler.onEvents(events);
+          if (first === undefined) first = events;
+          else await handler.onEvents(first);
+        },
+      },
+      options,
+    );
   }
   close(): Promise<void> {
     return this.inner.close();
@@ -323,14 +342,30 @@ export function describeAgentRouter(name: string, factory: RouterStoreFactory, v
     });
 
     it('given the mailbox appends of a batch fail once, when the batch is retried, then it is routed against the agents as they were before it', async () => {
+      const checkpoints = new InMemoryCheckpointStore();
+      await defineAgent(store, 'a', [{ type: '*' }]);
+      await pauseAgent(store, 'a');
+      const first = await routeAll({ checkpoints });
+      await first.stop();
+      // One batch: the agent is paused at its first event and resumed within it.
+      await ingest(store, [cloudEvent('1', 'order.placed')]);
+      await resumeAgent(store, 'a');
+      await ingest(store, [cloudEvent('2', 'order.placed')]);
+      const errors: unknown[] = [];
+      await routeAll({ checkpoints, store: new MisbehavingStore(store, { appendFailures: 1 }), onError: (error) => errors.push(error) });
+
+      expect(errors).toHaveLength(1);
+      expect(await mailboxIds(store, 'a')).toEqual(['2']);
+    });
+
+    it('given an old batch delivered again after newer ones, when routed, then it changes nothing (a paused agent stays paused)', async () => {
       await defineAgent(store, 'a', [{ type: '*' }]);
       await ingest(store, [cloudEvent('1', 'order.placed')]);
       await pauseAgent(store, 'a');
       await ingest(store, [cloudEvent('2', 'order.placed')]);
-      const errors: unknown[] = [];
-      await routeAll({ store: new FlakyAppendStore(store, 1), onError: (error) => errors.push(error) });
+      await ingest(store, [cloudEvent('3', 'order.placed')]);
+      await routeAll({ store: new MisbehavingStore(store, { redeliverFirstBatch: true }), batchSize: 1 });
 
-      expect(errors).toHaveLength(1);
       expect(await mailboxIds(store, 'a')).toEqual(['1']);
     });
 

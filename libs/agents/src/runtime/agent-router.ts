@@ -141,12 +141,13 @@ export class AgentRouter {
   /** Stops routing once the batch in hand is done; callers still waiting are rejected. */
   async stop(): Promise<void> {
     const starting = this.starting;
-    if (starting === null) return;
-    await starting.catch(() => undefined);
-    const subscription = this.subscription;
-    this.subscription = null;
-    this.starting = null;
-    if (subscription !== null) await subscription.stop();
+    if (starting !== null) {
+      await starting.catch(() => undefined);
+      const subscription = this.subscription;
+      this.subscription = null;
+      this.starting = null;
+      if (subscription !== null) await subscription.stop();
+    }
     const pending = this.waiters.splice(0);
     for (const waiter of pending) waiter.reject(new Error(`AgentRouter stopped before reaching position ${waiter.position}`));
   }
