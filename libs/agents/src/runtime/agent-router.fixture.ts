@@ -409,12 +409,13 @@ export function describeAgentRouter(name: string, factory: RouterStoreFactory, v
       }
     }, 120_000);
 
-    it('given a router that stops, when someone waits for a position it has not reached, then the wait is rejected', async () => {
+    it('given a router that stops, when someone waits (or starts waiting) for a position it has not reached, then the wait is rejected', async () => {
       const live = router();
       await live.start();
       const waiting = live.waitUntilProcessed((await store.headPosition()) + 10);
       await live.stop();
       await expect(waiting).rejects.toThrow(/stopped/);
+      await expect(live.waitUntilProcessed((await store.headPosition()) + 10)).rejects.toThrow(/not running/);
     });
   });
 }

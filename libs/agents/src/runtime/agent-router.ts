@@ -154,10 +154,12 @@ export class AgentRouter {
 
   /**
    * Resolves once every event up to `position` has been routed (its mailbox inputs are stored):
-   * read-your-writes for "append, then read the mailbox". Rejected if the router stops first.
+   * read-your-writes for "append, then read the mailbox". Rejected if the router is not started
+   * (it would never get there) or stops first.
    */
   waitUntilProcessed(position: GlobalPosition): Promise<void> {
     if (this.processed >= position) return Promise.resolve();
+    if (this.starting === null) return Promise.reject(new Error(`AgentRouter is not running: position ${position} is not reached`));
     return new Promise<void>((resolve, reject) => {
       this.waiters.push({ position, resolve, reject });
     });
