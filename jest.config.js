@@ -33,7 +33,7 @@ module.exports = {
   globalSetup: '<rootDir>/test/support/global-setup.js',
   projects: [
     project('unit', 'unit'),
-    project('int', 'int', { slowTestThreshold: 30 }),
-    project('e2e', 'e2e', { slowTestThreshold: 60 }),
+    project('int', 'int', { slowTestThreshold: 30, setupFilesAfterEnv: ['<rootDir>/test/support/io-test-timeout.js'] }),
+    project('e2e', 'e2e', { slowTestThreshold: 60, setupFilesAfterEnv: ['<rootDir>/test/support/io-test-timeout.js'] }),
   ],
 };
