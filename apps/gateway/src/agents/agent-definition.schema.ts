@@ -9,7 +9,15 @@ const JsonLogic = Type.Record(Type.String(), Type.Unknown(), { description: 'A J
 const Template = Type.String({ minLength: 1, maxLength: 10_000, description: 'A template: {{…}} placeholders are rendered from the decision input' });
 
 const ReplyAction = Type.Object({ action: Type.Literal('reply'), text: Template }, strict);
-const SendMessageAction = Type.Object({ action: Type.Literal('send-message'), to: Type.String({ minLength: 1 }), content: Template }, strict);
+const SendMessageAction = Type.Object(
+  {
+    action: Type.Literal('send-message'),
+    to: Type.String({ minLength: 1, description: 'An agent id, or a broadcast: kind:<kind> or tag:<tag>' }),
+    content: Template,
+    replyWithin: Type.Optional(Type.String({ minLength: 1, description: 'ISO-8601 duration: makes the message a request expecting a reply in time' })),
+  },
+  strict,
+);
 const EmitEventAction = Type.Object(
   { action: Type.Literal('emit-event'), eventType: Type.String({ minLength: 1, maxLength: 256 }), subject: Type.Optional(Type.String({ minLength: 1 })), data: Type.Optional(Type.Unknown()) },
   strict,
@@ -64,6 +72,11 @@ const definitionFields = {
   tools: Type.Array(literals(AGENT_TOOLS), { uniqueItems: true }),
   budgets: Budgets,
   mailboxPolicy: literals(AGENT_MAILBOX_POLICIES),
+  tags: Type.Array(Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$' }), { maxItems: 20, uniqueItems: true }),
+  approvals: Type.Object(
+    { timeout: Type.String({ minLength: 2, description: 'ISO-8601 duration' }), onTimeout: Type.Union([Type.Literal('approve'), Type.Literal('reject')]) },
+    { ...strict, description: 'How proposals nobody decides on are settled' },
+  ),
 };
 
 export const CreateAgentRequestSchema = Type.Object(
@@ -78,6 +91,8 @@ export const CreateAgentRequestSchema = Type.Object(
     tools: definitionFields.tools,
     budgets: Type.Optional(definitionFields.budgets),
     mailboxPolicy: Type.Optional(definitionFields.mailboxPolicy),
+    tags: Type.Optional(definitionFields.tags),
+    approvals: Type.Optional(definitionFields.approvals),
   },
   { ...strict, $id: 'CreateAgentRequest' },
 );
@@ -105,6 +120,8 @@ export const ReconfigureAgentRequestSchema = Type.Object(
       ),
     ),
     mailboxPolicy: Type.Optional(definitionFields.mailboxPolicy),
+    tags: Type.Optional(Nullable(definitionFields.tags)),
+    approvals: Type.Optional(Nullable(definitionFields.approvals)),
   },
   { ...strict, minProperties: 1, $id: 'ReconfigureAgentRequest' },
 );

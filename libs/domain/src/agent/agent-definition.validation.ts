@@ -1,8 +1,11 @@
 import { invalid } from '../shared/domain-error';
+import { tryParseIsoDuration } from '../trigger/iso-duration';
 import {
   AGENT_KINDS,
   AGENT_MAILBOX_POLICIES,
   AGENT_NAME_PATTERN,
+  AGENT_TAG_PATTERN,
+  MAX_AGENT_TAGS,
   AGENT_TOOLS,
   DEFAULT_AGENT_BUDGETS,
   DEFAULT_MAILBOX_POLICY,
@@ -12,6 +15,7 @@ import {
   WEBHOOK_METHODS,
   toolForAction,
   type AgentAction,
+  type AgentApprovalPolicy,
   type AgentBudgets,
   type AgentDefinition,
   type AgentDefinitionInput,
@@ -74,6 +78,48 @@ function requiredText(value: unknown, path: string, issues: Issues): string {
   return value;
 }
 
+/** An ISO-8601 duration; a template (`{{…}}`) is only known at execution and is checked then. */
+function optionalDuration(value: unknown, path: string, issues: Issues): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') {
+    issues.push({ path, message: 'must be an ISO-8601 duration such as PT30S' });
+    return undefined;
+  }
+  if (!value.includes('{{')) {
+    const parsed = tryParseIsoDuration(value);
+    if (!parsed.ok || parsed.milliseconds <= 0) issues.push({ path, message: 'must be a positive ISO-8601 duration such as PT30S' });
+  }
+  return value;
+}
+
+function validateTags(value: unknown, issues: Issues): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.length > MAX_AGENT_TAGS) {
+    issues.push({ path: 'tags', message: `must be an array of at most ${MAX_AGENT_TAGS} tags` });
+    return undefined;
+  }
+  value.forEach((tag: unknown, index) => {
+    if (typeof tag !== 'string' || !AGENT_TAG_PATTERN.test(tag)) {
+      issues.push({ path: `tags[${index}]`, message: 'must be 1–64 characters: letters, digits, _ . : -' });
+    }
+  });
+  return [...new Set(value.filter((tag): tag is string => typeof tag === 'string'))];
+}
+
+function validateApprovalPolicy(value: unknown, issues: Issues): AgentApprovalPolicy | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isRecord(value)) {
+    issues.push({ path: 'approvals', message: 'must be { timeout, onTimeout }' });
+    return undefined;
+  }
+  const parsed = tryParseIsoDuration(value.timeout);
+  if (!parsed.ok || parsed.milliseconds <= 0) issues.push({ path: 'approvals.timeout', message: 'must be a positive ISO-8601 duration such as PT1H' });
+  if (value.onTimeout !== 'approve' && value.onTimeout !== 'reject') issues.push({ path: 'approvals.onTimeout', message: 'must be approve or reject' });
+  return parsed.ok && (value.onTimeout === 'approve' || value.onTimeout === 'reject')
+    ? { timeout: value.timeout as string, onTimeout: value.onTimeout }
+    : undefined;
+}
+
 function jsonLogic(value: unknown, path: string, issues: Issues): JsonLogicExpression | undefined {
   if (value === undefined) return undefined;
   if (!isRecord(value)) {
@@ -87,12 +133,15 @@ function validateDirectAction(value: Record<string, unknown>, path: string, issu
   switch (value.action) {
     case 'reply':
       return { action: 'reply', text: requiredText(value.text, join(path, 'text'), issues) };
-    case 'send-message':
+    case 'send-message': {
+      const replyWithin = optionalDuration(value.replyWithin, join(path, 'replyWithin'), issues);
       return {
         action: 'send-message',
         to: requiredText(value.to, join(path, 'to'), issues),
         content: requiredText(value.content, join(path, 'content'), issues),
+        ...(replyWithin !== undefined && { replyWithin }),
       };
+    }
     case 'emit-event': {
       const subject = optionalString(value.subject, join(path, 'subject'), 1_000, issues);
       return {
@@ -297,6 +346,8 @@ export function normalizeAgentDefinition(input: AgentDefinitionInput): AgentDefi
   if (raw.mailboxPolicy !== undefined && !isOneOf(AGENT_MAILBOX_POLICIES, raw.mailboxPolicy)) {
     issues.push({ path: 'mailboxPolicy', message: `must be one of ${list(AGENT_MAILBOX_POLICIES)}` });
   }
+  const tags = validateTags(raw.tags, issues);
+  const approvals = validateApprovalPolicy(raw.approvals, issues);
 
   if (issues.length > 0) throw validationFailed(issues);
   return {
@@ -309,6 +360,8 @@ export function normalizeAgentDefinition(input: AgentDefinitionInput): AgentDefi
     tools,
     budgets,
     mailboxPolicy: isOneOf(AGENT_MAILBOX_POLICIES, raw.mailboxPolicy) ? raw.mailboxPolicy : DEFAULT_MAILBOX_POLICY,
+    ...(tags !== undefined && tags.length > 0 && { tags }),
+    ...(approvals !== undefined && { approvals }),
   };
 }
 
@@ -316,7 +369,7 @@ export function normalizeAgentDefinition(input: AgentDefinitionInput): AgentDefi
 export function applyAgentDefinitionPatch(current: AgentDefinition, patch: AgentDefinitionPatch): AgentDefinitionInput {
   const raw: unknown = patch;
   if (!isRecord(raw)) throw validationFailed([{ path: 'changes', message: 'must be an object' }]);
-  const optional = <K extends 'description' | 'instructions'>(key: K) => {
+  const optional = <K extends 'description' | 'instructions' | 'tags' | 'approvals'>(key: K) => {
     const value = patch[key];
     if (value === null) return {};
     const next = value === undefined ? current[key] : value;
@@ -344,5 +397,7 @@ export function applyAgentDefinitionPatch(current: AgentDefinition, patch: Agent
     tools: patch.tools ?? current.tools,
     budgets,
     mailboxPolicy: patch.mailboxPolicy ?? current.mailboxPolicy,
+    ...optional('tags'),
+    ...optional('approvals'),
   };
 }

@@ -28,6 +28,19 @@ export interface DecisionInput {
   readonly payload: unknown;
 }
 
+/**
+ * Where a decision sits in the agent's mailbox and its chain. `mailboxRevision` is the revision of
+ * the last mailbox entry the decision covers: the agent's mailbox is processed up to there once the
+ * decision (or its failure) is recorded, which is what makes a restart resume after it.
+ */
+export interface DecisionPlacement {
+  readonly mailboxRevision?: number;
+  /** Earlier inputs folded into this decision (mailbox policy `coalesce`, or after an interrupt). */
+  readonly coalesced?: readonly DecisionInput[];
+  /** Hop of what the decision causes: the input's hop + 1. */
+  readonly hop?: number;
+}
+
 export interface DecisionEngine {
   readonly type: 'rules' | 'llm';
   readonly provider?: LlmProvider;
@@ -56,6 +69,37 @@ export type RecordDecision = {
     /** The actions to run, in order; each gets its index as part of its idempotency key. */
     readonly actions: readonly AgentAction[];
     readonly usage: DecisionUsage;
+    readonly latencyMs: number;
+  } & DecisionPlacement;
+};
+
+/** The engine could not decide (provider down, invalid output, budget): recorded, never silent. */
+export type RecordDecisionFailure = {
+  readonly type: 'RecordDecisionFailure';
+  readonly data: {
+    readonly agentId: string;
+    readonly decisionId: string;
+    readonly input: DecisionInput;
+    readonly engine: DecisionEngine;
+    readonly definitionVersion: number;
+    readonly error: ActionError;
+    /** What the engine produced before failing (an invalid answer), verbatim. */
+    readonly output?: unknown;
+    readonly usage: DecisionUsage;
+    readonly latencyMs: number;
+  } & DecisionPlacement;
+};
+
+/** Mailbox policy `interrupt`: a newer input cancelled the decision in flight; the next one sees both. */
+export type RecordDecisionCancellation = {
+  readonly type: 'RecordDecisionCancellation';
+  readonly data: {
+    readonly agentId: string;
+    readonly decisionId: string;
+    readonly input: DecisionInput;
+    readonly reason: string;
+    /** The input that interrupted it. */
+    readonly interruptedBy?: string;
     readonly latencyMs: number;
   };
 };
@@ -95,5 +139,7 @@ export type AgentCommand =
   | ResumeAgent
   | RetireAgent
   | RecordDecision
+  | RecordDecisionFailure
+  | RecordDecisionCancellation
   | RecordActionResult
   | ReceiveMessage;

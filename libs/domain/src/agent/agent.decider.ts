@@ -12,10 +12,13 @@ import {
   DECISION_INPUT_KINDS,
   MESSAGE_SENDER_KINDS,
   type AgentCommand,
+  type DecisionPlacement,
   type DefineAgent,
   type ReceiveMessage,
   type RecordActionResult,
   type RecordDecision,
+  type RecordDecisionCancellation,
+  type RecordDecisionFailure,
   type ReconfigureAgent,
 } from './agent.commands';
 import { toolForAction, type AgentAction, type AgentDefinition } from './agent.definition';
@@ -68,6 +71,8 @@ const DEFINITION_FIELDS: readonly (keyof AgentDefinition)[] = [
   'tools',
   'budgets',
   'mailboxPolicy',
+  'tags',
+  'approvals',
 ];
 
 function changedFields(before: AgentDefinition, after: AgentDefinition): (keyof AgentDefinition)[] {
@@ -151,9 +156,85 @@ function recordDecision(command: RecordDecision, state: AgentState, context: Com
         },
         latencyMs: data.latencyMs,
         correlationId: context.correlationId,
+        ...placementOf(data),
       },
     },
   ];
+}
+
+function placementOf(data: DecisionPlacement): DecisionPlacement {
+  return {
+    ...optional('mailboxRevision', data.mailboxRevision),
+    ...(data.coalesced !== undefined && data.coalesced.length > 0 && {
+      coalesced: data.coalesced.map((input) => ({ kind: input.kind, ref: input.ref, payload: input.payload })),
+    }),
+    ...optional('hop', data.hop),
+  };
+}
+
+function recordDecisionFailure(command: RecordDecisionFailure, state: AgentState, context: CommandContext): AgentEvent[] {
+  const data = command.data;
+  const agent = existing(state, data.agentId);
+  if (!isNonBlank(data.decisionId)) throw validationFailed([{ path: 'decisionId', message: 'is required' }]);
+  if (hasDecision(agent, data.decisionId)) return [];
+  if (!isRecord(data.error) || !isNonBlank(data.error.message)) throw validationFailed([{ path: 'error.message', message: 'is required' }]);
+  return [
+    {
+      type: 'agent.decision-failed',
+      data: {
+        agentId: agent.id,
+        decisionId: data.decisionId,
+        input: { kind: data.input.kind, ref: data.input.ref, payload: data.input.payload },
+        engine: { type: data.engine.type, ...optional('provider', data.engine.provider), ...optional('model', data.engine.model) },
+        definitionVersion: data.definitionVersion,
+        error: { message: data.error.message, ...optional('code', data.error.code) },
+        ...optional('output', data.output),
+        usage: data.usage,
+        latencyMs: data.latencyMs,
+        correlationId: context.correlationId,
+        ...placementOf(data),
+      },
+    },
+  ];
+}
+
+function recordDecisionCancellation(command: RecordDecisionCancellation, state: AgentState): AgentEvent[] {
+  const data = command.data;
+  const agent = existing(state, data.agentId);
+  if (hasDecision(agent, data.decisionId)) return [];
+  return [
+    {
+      type: 'agent.decision-cancelled',
+      data: {
+        agentId: agent.id,
+        decisionId: data.decisionId,
+        input: { kind: data.input.kind, ref: data.input.ref, payload: data.input.payload },
+        reason: data.reason,
+        ...optional('interruptedBy', data.interruptedBy),
+        latencyMs: data.latencyMs,
+      },
+    },
+  ];
+}
+
+/** A send-message action succeeds with the message as sent; it is written in the same append. */
+function messageSentFor(agent: DefinedAgentState, decisionId: string, index: number, result: unknown): AgentEvent {
+  if (!isRecord(result) || !isNonBlank(result.messageId) || !isNonBlank(result.to) || typeof result.content !== 'string') {
+    throw validationFailed([{ path: 'outcome.result', message: 'a send-message action succeeds with { messageId, to, content }' }]);
+  }
+  return {
+    type: 'agent.message-sent',
+    data: {
+      agentId: agent.id,
+      messageId: result.messageId,
+      to: result.to,
+      content: result.content,
+      decisionId,
+      index,
+      ...(isNonBlank(result.inReplyTo) && { inReplyTo: result.inReplyTo }),
+      ...(isNonBlank(result.replyDueAt) && { replyDueAt: result.replyDueAt }),
+    },
+  };
 }
 
 function openAction(agent: DefinedAgentState, decisionId: string, index: number): OpenDecision {
@@ -192,6 +273,12 @@ function recordActionResult(command: RecordActionResult, state: AgentState): Age
     throw validationFailed([{ path: 'outcome.status', message: 'must be succeeded or failed' }]);
   }
   const executed: AgentEvent = { type: 'agent.action-executed', data: { ...base, ...optional('result', outcome.result) } };
+  // Delivered messages are facts of their own; a send-message that was only proposed and then
+  // rejected carries no message (`sent: false`).
+  if (action === 'send-message' || (action === 'propose' && isRecord(outcome.result) && isRecord(outcome.result.message))) {
+    const message = action === 'send-message' ? outcome.result : (outcome.result as Record<string, unknown>).message;
+    return [executed, messageSentFor(agent, decisionId, index, message)];
+  }
   if (action !== 'remember') return [executed];
   // The rendered key and value of a `remember` action update the memory in the same append.
   const result: unknown = outcome.result;
@@ -243,6 +330,10 @@ function decide(command: AgentCommand, state: AgentState, context: CommandContex
     }
     case 'RecordDecision':
       return recordDecision(command, state, context);
+    case 'RecordDecisionFailure':
+      return recordDecisionFailure(command, state, context);
+    case 'RecordDecisionCancellation':
+      return recordDecisionCancellation(command, state);
     case 'RecordActionResult':
       return recordActionResult(command, state);
     case 'ReceiveMessage':
@@ -273,6 +364,7 @@ function evolve(state: AgentState, event: AgentEvent): AgentState {
       openDecisions: {},
       recentDecisionIds: [],
       recentMessageIds: [],
+      mailboxRevision: -1,
       memory: {},
     };
   }
@@ -295,8 +387,19 @@ function evolve(state: AgentState, event: AgentEvent): AgentState {
         decisionCount: state.decisionCount + 1,
         recentDecisionIds: appendToWindow(state.recentDecisionIds, decisionId),
         openDecisions: { ...state.openDecisions, ...opened },
+        mailboxRevision: Math.max(state.mailboxRevision, event.data.mailboxRevision ?? -1),
       };
     }
+    case 'agent.decision-failed':
+      return {
+        ...state,
+        recentDecisionIds: appendToWindow(state.recentDecisionIds, event.data.decisionId),
+        mailboxRevision: Math.max(state.mailboxRevision, event.data.mailboxRevision ?? -1),
+      };
+    case 'agent.decision-cancelled':
+      return { ...state, recentDecisionIds: appendToWindow(state.recentDecisionIds, event.data.decisionId) };
+    case 'agent.message-sent':
+      return state;
     case 'agent.action-executed':
     case 'agent.action-failed':
       return settle(state, event.data.decisionId, event.data.index);

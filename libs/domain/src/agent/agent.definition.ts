@@ -15,6 +15,16 @@ export type AgentKind = (typeof AGENT_KINDS)[number];
 export const AGENT_TOOLS = ['reply', 'send-message', 'emit-event', 'call-webhook', 'remember', 'propose'] as const;
 export type AgentTool = (typeof AGENT_TOOLS)[number];
 
+/** How a proposal that nobody decides on is settled once `timeout` (ISO-8601 duration) has passed. */
+export interface AgentApprovalPolicy {
+  readonly timeout: string;
+  readonly onTimeout: 'approve' | 'reject';
+}
+
+export const DEFAULT_APPROVAL_POLICY: AgentApprovalPolicy = { timeout: 'PT24H', onTimeout: 'reject' };
+export const MAX_AGENT_TAGS = 20;
+export const AGENT_TAG_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+
 export const AGENT_MAILBOX_POLICIES = ['queue', 'coalesce', 'interrupt'] as const;
 export type AgentMailboxPolicy = (typeof AGENT_MAILBOX_POLICIES)[number];
 
@@ -43,9 +53,17 @@ export interface ReplyAction {
 }
 export interface SendMessageAction {
   readonly action: 'send-message';
-  /** Recipient agent id. */
+  /**
+   * Recipient: an agent id, or a broadcast to every active agent of the tenant with a kind
+   * (`kind:monitor`) or a tag (`tag:billing`); the sender never receives its own broadcast.
+   */
   readonly to: string;
   readonly content: string;
+  /**
+   * Makes the message a request: an ISO-8601 duration (`PT30S`) within which a reply is expected.
+   * If none arrives in time, the sender gets an `agent-message` input marked `timedOut`.
+   */
+  readonly replyWithin?: string;
 }
 export interface EmitEventAction {
   readonly action: 'emit-event';
@@ -123,6 +141,10 @@ export interface AgentDefinition {
   readonly tools: readonly AgentTool[];
   readonly budgets: AgentBudgets;
   readonly mailboxPolicy: AgentMailboxPolicy;
+  /** Labels other agents broadcast to (`send-message` to `tag:<tag>`). */
+  readonly tags?: readonly string[];
+  /** How proposals time out; `DEFAULT_APPROVAL_POLICY` when absent. */
+  readonly approvals?: AgentApprovalPolicy;
 }
 
 export interface AgentDefinitionInput {
@@ -138,6 +160,8 @@ export interface AgentDefinitionInput {
   readonly budgets?: Partial<AgentBudgets>;
   /** Defaults to `queue`. */
   readonly mailboxPolicy?: AgentMailboxPolicy;
+  readonly tags?: readonly string[];
+  readonly approvals?: AgentApprovalPolicy;
 }
 
 /**
@@ -154,6 +178,8 @@ export interface AgentDefinitionPatch {
   readonly tools?: readonly AgentTool[];
   readonly budgets?: Partial<Omit<AgentBudgets, 'maxCostPerChain'>> & { readonly maxCostPerChain?: number | null };
   readonly mailboxPolicy?: AgentMailboxPolicy;
+  readonly tags?: readonly string[] | null;
+  readonly approvals?: AgentApprovalPolicy | null;
 }
 
 export const DEFAULT_AGENT_BUDGETS = { maxHops: 8, maxDecisionsPerChain: 20, maxTokensPerChain: 20_000 } as const;

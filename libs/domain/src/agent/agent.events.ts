@@ -1,4 +1,4 @@
-import type { ActionError, DecisionEngine, DecisionInput, DecisionUsage, MessageSender } from './agent.commands';
+import type { ActionError, DecisionEngine, DecisionInput, DecisionPlacement, DecisionUsage, MessageSender } from './agent.commands';
 import type { AgentAction, AgentActionName, AgentDefinition } from './agent.definition';
 
 /** Stream `<tenant>/agent-<agentId>`. */
@@ -56,6 +56,55 @@ export type AgentDecisionRecorded = {
     readonly usage: DecisionUsage;
     readonly latencyMs: number;
     readonly correlationId: string;
+  } & DecisionPlacement;
+};
+
+export type AgentDecisionFailed = {
+  readonly type: 'agent.decision-failed';
+  readonly data: {
+    readonly agentId: string;
+    readonly decisionId: string;
+    readonly input: DecisionInput;
+    readonly engine: DecisionEngine;
+    readonly definitionVersion: number;
+    readonly error: ActionError;
+    readonly output?: unknown;
+    readonly usage: DecisionUsage;
+    readonly latencyMs: number;
+    readonly correlationId: string;
+  } & DecisionPlacement;
+};
+
+export type AgentDecisionCancelled = {
+  readonly type: 'agent.decision-cancelled';
+  readonly data: {
+    readonly agentId: string;
+    readonly decisionId: string;
+    readonly input: DecisionInput;
+    readonly reason: string;
+    readonly interruptedBy?: string;
+    readonly latencyMs: number;
+  };
+};
+
+/**
+ * Written with the `agent.action-executed` of a send-message action (same append): the message
+ * itself. The router delivers it to the recipients' mailboxes, so the sender's stream is its one copy.
+ */
+export type AgentMessageSent = {
+  readonly type: 'agent.message-sent';
+  readonly data: {
+    readonly agentId: string;
+    readonly messageId: string;
+    /** As the action named it: an agent id, `kind:<kind>` or `tag:<tag>`. */
+    readonly to: string;
+    readonly content: string;
+    readonly decisionId: string;
+    readonly index: number;
+    /** Set when this message answers a request (the request's message id). */
+    readonly inReplyTo?: string;
+    /** Set when this message is a request: the ISO-8601 instant a reply is due by. */
+    readonly replyDueAt?: string;
   };
 };
 
@@ -105,6 +154,9 @@ export type AgentEvent =
   | AgentResumed
   | AgentRetired
   | AgentDecisionRecorded
+  | AgentDecisionFailed
+  | AgentDecisionCancelled
+  | AgentMessageSent
   | AgentActionExecuted
   | AgentActionFailed
   | AgentMessageReceived
@@ -119,6 +171,9 @@ export const AGENT_EVENT_TYPES = [
   'agent.resumed',
   'agent.retired',
   'agent.decision-recorded',
+  'agent.decision-failed',
+  'agent.decision-cancelled',
+  'agent.message-sent',
   'agent.action-executed',
   'agent.action-failed',
   'agent.message-received',

@@ -34,6 +34,11 @@ export interface DefinedAgentState {
   readonly recentDecisionIds: readonly string[];
   /** Oldest first, at most AGENT_RECENT_ID_WINDOW. */
   readonly recentMessageIds: readonly string[];
+  /**
+   * Revision of the last mailbox entry a recorded decision (or failure) covered; -1 before any.
+   * The runtime resumes the mailbox after it.
+   */
+  readonly mailboxRevision: number;
   /** What `remember` actions stored, by key. */
   readonly memory: Readonly<Record<string, unknown>>;
 }

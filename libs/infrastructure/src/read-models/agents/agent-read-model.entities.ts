@@ -112,6 +112,17 @@ export class AgentDecisionRecord {
   @Column({ name: 'correlation_id', type: 'text' })
   correlationId!: string;
 
+  /** `decided`, `failed` (the engine could not decide: see `error`) or `cancelled` (interrupted). */
+  @Column({ name: 'status', type: 'varchar', length: 16, default: 'decided' })
+  status!: 'decided' | 'failed' | 'cancelled';
+
+  @Column({ ...jsonColumn('error'), nullable: true })
+  error!: Record<string, unknown> | null;
+
+  /** Mailbox revision covered, inputs coalesced into the decision, hop of what it causes. */
+  @Column({ ...jsonColumn('placement'), nullable: true })
+  placement!: Record<string, unknown> | null;
+
   @Column(timestampColumn('decided_at'))
   decidedAt!: string;
 

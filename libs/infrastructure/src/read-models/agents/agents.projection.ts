@@ -1,4 +1,4 @@
-import { AGENT_EVENT_TYPES, AGENT_STREAM_CATEGORY, assertNever, type AgentEvent, type RecordedEvent } from '@meridian/domain';
+import { AGENT_EVENT_TYPES, AGENT_STREAM_CATEGORY, assertNever, type AgentEvent, type DecisionPlacement, type RecordedEvent } from '@meridian/domain';
 import type { EntityManager } from 'typeorm';
 import type { Projection } from '../engine/projection';
 import { groupByTenant, readAggregateEvent, rowKey, type AggregateEvent } from '../shared/aggregate-events';
@@ -6,6 +6,15 @@ import { loadRowsByColumn, upsertRows } from '../shared/row-writes';
 import { AgentDecisionRecord, AgentRecord, type DecisionActionRecord } from './agent-read-model.entities';
 
 export const AGENTS_PROJECTION = 'agents';
+
+function placementOf(data: DecisionPlacement): Record<string, unknown> | null {
+  const placement = {
+    ...(data.mailboxRevision !== undefined && { mailboxRevision: data.mailboxRevision }),
+    ...(data.coalesced !== undefined && { coalesced: data.coalesced }),
+    ...(data.hop !== undefined && { hop: data.hop }),
+  };
+  return Object.keys(placement).length > 0 ? placement : null;
+}
 
 /**
  * Projects agent streams into `rm_agents` (definition, status, counters, memory, revision) and
@@ -113,12 +122,44 @@ export class AgentsProjection implements Projection {
             usage: { ...data.usage },
             latencyMs: data.latencyMs,
             correlationId: data.correlationId,
+            status: 'decided',
+            error: null,
+            placement: placementOf(data),
             decidedAt: occurredAt,
             position: recorded.position,
           });
           changedDecisions.add(decisionKey);
           break;
         }
+        case 'agent.decision-failed':
+        case 'agent.decision-cancelled': {
+          const data = event.data;
+          const decisionKey = rowKey(tenantId, aggregateId, data.decisionId);
+          const failed = event.type === 'agent.decision-failed' ? event.data : null;
+          decisions.set(decisionKey, {
+            projectionVersion: targetVersion,
+            tenantId,
+            agentId: aggregateId,
+            decisionId: data.decisionId,
+            input: { ...data.input },
+            engine: failed ? { ...failed.engine } : {},
+            definitionVersion: failed ? failed.definitionVersion : agent.definitionVersion,
+            output: failed?.output ?? null,
+            actions: [],
+            usage: failed ? { ...failed.usage } : { inputTokens: 0, outputTokens: 0, totalTokens: 0, costUsd: 0 },
+            latencyMs: data.latencyMs,
+            correlationId: failed ? failed.correlationId : recorded.metadata.correlationId,
+            status: failed ? 'failed' : 'cancelled',
+            error: failed ? { ...failed.error } : { code: 'INTERRUPTED', message: event.type === 'agent.decision-cancelled' ? event.data.reason : '' },
+            placement: failed ? placementOf(failed) : null,
+            decidedAt: occurredAt,
+            position: recorded.position,
+          });
+          changedDecisions.add(decisionKey);
+          break;
+        }
+        case 'agent.message-sent':
+          break;
         case 'agent.action-executed':
         case 'agent.action-failed': {
           const decisionKey = rowKey(tenantId, aggregateId, event.data.decisionId);
