@@ -1,7 +1,10 @@
 import type { BaseLanguageModelInput } from '@langchain/core/language_models/base';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import type { Runnable } from '@langchain/core/runnables';
-import type { AIMessageChunk, BaseMessage } from '@langchain/core/messages';
+import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
+import { AIMessageChunk, type BaseMessage } from '@langchain/core/messages';
+import type { ChatGenerationChunk } from '@langchain/core/outputs';
+import { ChatAnthropic } from '@langchain/anthropic';
 import { ChatOpenAICompletions } from '@langchain/openai';
 import type { DecisionContext } from '@meridian/agents';
 import { assertNever, type AgentAction, type AgentTool, type DecisionUsage, type LlmEngine, type LlmProvider, type ValidationIssue } from '@meridian/domain';
@@ -98,6 +101,8 @@ export const DEFAULT_LLM_BASE_URLS: Readonly<Partial<Record<LlmProvider, string>
   'openai-compatible': 'https://api.openai.com/v1',
   // Ollama serves the OpenAI chat completions API (tools and streaming included) under /v1.
   ollama: 'http://127.0.0.1:11434/v1',
+  // The Messages API client adds /v1/messages itself.
+  anthropic: 'https://api.anthropic.com',
 };
 
 const DEFAULTS = { maxRetries: 2, retryBaseDelayMs: 500, retryMaxDelayMs: 8_000, timeoutMs: 60_000 } as const;
@@ -239,7 +244,19 @@ export class LlmReasoningEngine {
         if (this.options.fakeModel !== undefined) return this.options.fakeModel(engine);
         throw this.unsupported(engine, 'no fake chat model is configured');
       case 'anthropic':
-        throw this.unsupported(engine, 'the Anthropic Messages API is not supported by this build');
+        // Invoked without `streaming` and streamed through `.stream()`, with usage from the
+        // server's message_start/message_delta events; ChatAnthropic counts no tokens locally.
+        return new StreamUsageChatAnthropic({
+          model: engine.model,
+          ...(engine.temperature !== undefined && { temperature: engine.temperature }),
+          apiKey: this.apiKey(engine.provider),
+          anthropicApiUrl: this.baseUrl(engine),
+          maxRetries: 0,
+          streamUsage: true,
+          // The key comes from Meridian's lookup alone: the SDK would otherwise also send
+          // ANTHROPIC_AUTH_TOKEN from the environment as a bearer token.
+          clientOptions: { authToken: null },
+        });
       default:
         return assertNever(engine.provider);
     }
@@ -282,6 +299,32 @@ export class LlmReasoningEngine {
       }, delay);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+}
+
+/**
+ * ChatAnthropic whose streamed usage adds up right. A Messages API stream reports usage twice:
+ * message_start carries the input tokens and a preliminary output count (often 1), message_delta
+ * the final, cumulative output count. ChatAnthropic turns both into usage chunks that are summed
+ * when the chunks are concatenated, so a streamed decision would record one or more output tokens
+ * too many, and cost more than the same answer not streamed. The preliminary count is dropped.
+ */
+class StreamUsageChatAnthropic extends ChatAnthropic {
+  override async *_streamResponseChunks(
+    messages: BaseMessage[],
+    options: this['ParsedCallOptions'],
+    runManager?: CallbackManagerForLLMRun,
+  ): AsyncGenerator<ChatGenerationChunk> {
+    let started = false;
+    for await (const chunk of super._streamResponseChunks(messages, options, runManager)) {
+      const usage = chunk.message instanceof AIMessageChunk ? chunk.message.usage_metadata : undefined;
+      // message_start is the first event of every stream, so the first usage seen is its own.
+      if (!started && usage !== undefined && chunk.message instanceof AIMessageChunk) {
+        started = true;
+        chunk.message.usage_metadata = { ...usage, output_tokens: 0, total_tokens: usage.input_tokens };
+      }
+      yield chunk;
+    }
   }
 }
 
