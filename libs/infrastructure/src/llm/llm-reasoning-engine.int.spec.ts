@@ -232,10 +232,8 @@ describe('LlmReasoningEngine (OpenAI-compatible, over HTTP)', () => {
     });
 
     it('refuses a provider it cannot speak to without calling anything', async () => {
-      const anthropic = await failureOf(reasoning().decide(engine({ provider: 'anthropic', model: 'claude' }), request()));
-      expect(anthropic).toMatchObject({ code: 'LLM_PROVIDER_UNSUPPORTED', failure: { provider: 'anthropic', attempts: 0 } });
       const fake = await failureOf(reasoning().decide(engine({ provider: 'fake' }), request()));
-      expect(fake.code).toBe('LLM_PROVIDER_UNSUPPORTED');
+      expect(fake).toMatchObject({ code: 'LLM_PROVIDER_UNSUPPORTED', failure: { provider: 'fake', attempts: 0 } });
       expect(server.requests).toHaveLength(0);
     });
   });
