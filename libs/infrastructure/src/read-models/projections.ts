@@ -1,4 +1,5 @@
 import { AgentsProjection } from './agents/agents.projection';
+import { ChainsProjection } from './chains/chains.projection';
 import { ConversationsProjection } from './conversations/conversations.projection';
 import type { Projection } from './engine/projection';
 import { EntitiesProjection } from './ingestion/entities.projection';
@@ -9,5 +10,5 @@ import { TriggersProjection } from './triggers/triggers.projection';
 /** Every projection Meridian runs, in one place, so the projector and the benchmark agree. */
 export function defaultProjections(options: { readonly tenants?: TenantScope } = {}): Projection[] {
   const tenants = options.tenants ?? 'all';
-  return [new EventsProjection(tenants), new EntitiesProjection(tenants), new AgentsProjection(), new ConversationsProjection(), new TriggersProjection()];
+  return [new EventsProjection(tenants), new EntitiesProjection(tenants), new AgentsProjection(), new ConversationsProjection(), new TriggersProjection(), new ChainsProjection()];
 }

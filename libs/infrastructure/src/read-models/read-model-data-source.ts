@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { Client } from 'pg';
 import { DataSource, type ObjectLiteral } from 'typeorm';
 import { AgentDecisionRecord, AgentRecord } from './agents/agent-read-model.entities';
+import { ChainNodeRecord, ChainRecord } from './chains/chain-read-model.entities';
 import { ConversationApprovalRecord, ConversationMessageRecord, ConversationRecord } from './conversations/conversation-read-model.entities';
 import { ProjectionCheckpointRecord, ProjectionStateRecord } from './engine/projection-bookkeeping.entities';
 import { EntityStateRecord } from './ingestion/entity-state.entity';
@@ -40,6 +41,8 @@ export const READ_MODEL_ENTITIES: Array<new () => ObjectLiteral> = [
   ConversationApprovalRecord,
   TriggerRecord,
   TriggerFiringRecord,
+  ChainRecord,
+  ChainNodeRecord,
 ];
 
 /**

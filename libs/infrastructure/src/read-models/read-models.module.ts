@@ -24,7 +24,7 @@ export interface ReadModelsModuleOptions {
   readonly synchronize?: boolean;
   /** Tenants whose ingested events are projected; default all. */
   readonly tenants?: TenantScope;
-  /** Replaces the default projections (events, entities, agents, conversations, triggers). */
+  /** Replaces the default projections (events, entities, agents, conversations, triggers, chains). */
   readonly projections?: readonly Projection[];
   /** Engine tuning: batch sizes, poll intervals, progress log interval. */
   readonly manager?: Omit<ProjectionManagerOptions, 'store' | 'dataSource' | 'readDataSource' | 'projections' | 'logger'>;

@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { AgentsReadRepository } from './agents.read-repository';
+import { ChainsReadRepository } from './chains.read-repository';
 import { ConversationsReadRepository } from './conversations.read-repository';
 import { EntitiesReadRepository } from './entities.read-repository';
 import { EventsReadRepository } from './events.read-repository';
@@ -12,4 +13,5 @@ export const READ_REPOSITORIES: ReadonlyArray<new (reader: DataSource) => object
   AgentsReadRepository,
   ConversationsReadRepository,
   TriggersReadRepository,
+  ChainsReadRepository,
 ];
