@@ -7,6 +7,7 @@ import { formatGraphqlError } from './format-graphql-error';
 import type { GraphqlContext } from './graphql-request-context';
 import { readSideTypeDefs } from './read-side.schema';
 import { AgentsResolver } from './resolvers/agents.resolver';
+import { ChainsResolver } from './resolvers/chains.resolver';
 import { ConversationsResolver } from './resolvers/conversations.resolver';
 import { EntityFieldsResolver, EventsResolver } from './resolvers/events.resolver';
 import { ProjectionsResolver } from './resolvers/projections.resolver';
@@ -35,6 +36,6 @@ import { SafeIntScalar } from './scalars/safe-int.scalar';
       formatError: formatGraphqlError,
     }),
   ],
-  providers: [EventsResolver, EntityFieldsResolver, ProjectionsResolver, AgentsResolver, ConversationsResolver, TriggersResolver],
+  providers: [EventsResolver, EntityFieldsResolver, ProjectionsResolver, AgentsResolver, ConversationsResolver, TriggersResolver, ChainsResolver],
 })
 export class GraphqlApiModule {}

@@ -39,6 +39,8 @@ export const readSideTypeDefs = /* GraphQL */ `
     entity(subject: String!, minPosition: SafeInt): Entity
     "Each projection's version, checkpoint, lag and state (roles admin and operator only)."
     projections: [Projection!]!
+    "A chain's causation graph, budgets used and halt; null when no agent took part in a chain with this correlation id."
+    chain(correlationId: String!, minPosition: SafeInt): Chain
   }
 
   input EventFilter {
@@ -280,6 +282,76 @@ export const readSideTypeDefs = /* GraphQL */ `
     lastPosition: SafeInt!
     "The entity's events in global order."
     events(limit: Int, cursor: String): EventPage!
+  }
+
+  "Everything caused by one input (sharing its correlationId) once an agent took part."
+  type Chain {
+    correlationId: String!
+    tenantId: String!
+    "The originating event, when known."
+    root: ChainRoot
+    "The chain's events in global position order (the root is not repeated here)."
+    nodes: [ChainNode!]!
+    "causationId -> eventId, one per node that has a cause."
+    edges: [ChainEdge!]!
+    "Every agent involved, in the order they first appeared."
+    agentIds: [ID!]!
+    "Budgets used."
+    used: ChainUsage!
+    "Set once the chain was stopped for going beyond a budget."
+    halted: ChainHalt
+    nodeCount: Int!
+    "True when only the first nodes are listed (very large chains)."
+    truncated: Boolean!
+    firstPosition: SafeInt!
+    lastPosition: SafeInt!
+    "When the chain's latest event happened."
+    updatedAt: String!
+  }
+
+  type ChainRoot {
+    "Stored event id (the correlationId)."
+    id: ID!
+    type: String!
+    position: SafeInt!
+    subject: String
+  }
+
+  type ChainNode {
+    position: SafeInt!
+    eventId: ID!
+    "The event that caused this one: the root, another node, or null."
+    causationId: ID
+    hop: Int!
+    type: String!
+    streamName: String!
+    agentId: ID
+    decisionId: ID
+    occurredAt: String!
+  }
+
+  type ChainEdge {
+    from: ID!
+    to: ID!
+  }
+
+  type ChainUsage {
+    "Largest hop."
+    hops: Int!
+    "Decisions counted against the chain."
+    decisions: Int!
+    tokens: SafeInt!
+    costUsd: Float!
+  }
+
+  type ChainHalt {
+    "max-hops, max-decisions, max-tokens or max-cost."
+    reason: String!
+    limit: Float!
+    used: Float!
+    "The agent whose step would have gone beyond the limit."
+    agentId: ID!
+    haltedAt: String!
   }
 
   enum ProjectionState {
