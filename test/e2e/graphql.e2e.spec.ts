@@ -66,6 +66,7 @@ describe('GraphQL read side (standalone)', () => {
       trigger: ['id', 'minPosition'],
       events: ['cursor', 'filter', 'limit', 'minPosition'],
       entity: ['minPosition', 'subject'],
+      chain: ['correlationId', 'minPosition'],
       projections: [],
     });
   });

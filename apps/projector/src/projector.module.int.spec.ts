@@ -42,7 +42,7 @@ describe('ProjectorModule', () => {
     const app = await moduleRef.init();
     const manager = app.get<ProjectionManager>(PROJECTION_MANAGER);
     expect(manager.isRunning).toBe(true);
-    expect(manager.projectionNames).toEqual(['events', 'entities', 'agents', 'conversations', 'triggers']);
+    expect(manager.projectionNames).toEqual(['events', 'entities', 'agents', 'conversations', 'triggers', 'chains']);
 
     const head = await ingest(store, [cloudEvent('order.placed', 'order-1', { total: 5 }), cloudEvent('order.paid', 'order-1', { paid: true })]);
     await manager.waitForPosition(head, { timeoutMs: 10_000 });
