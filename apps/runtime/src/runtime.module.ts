@@ -1,15 +1,114 @@
-import { Global, Module } from '@nestjs/common';
+import { Global, Inject, Injectable, Module, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { PinoLogger } from 'nestjs-pino';
+import type { DataSource } from 'typeorm';
 import { EVENT_STORE, type EventStore } from '@meridian/domain';
-import { INBOUND_EVENTS, IngestEventsService } from '@meridian/agents';
+import {
+  AgentRouter,
+  AgentRuntime,
+  INBOUND_EVENTS,
+  IngestEventsService,
+  InProcessTokenStream,
+  LLM_DECIDER,
+  RuntimeDeadlines,
+  TOKEN_STREAM,
+  WEBHOOK_CLIENT,
+  type LlmDecider,
+  type RuntimeLogger,
+  type TokenStream,
+  type WebhookClient,
+} from '@meridian/agents';
+import { SqlCheckpointStore } from '@meridian/infrastructure/checkpoints/sql-checkpoint.store';
+import { MERIDIAN_CONFIG, type MeridianConfig } from '@meridian/infrastructure/config/meridian-config';
+import { LangChainLlmDecider } from '@meridian/infrastructure/llm/langchain-llm-decider';
+import { LlmReasoningEngine } from '@meridian/infrastructure/llm/llm-reasoning-engine';
+import { HttpWebhookClient } from '@meridian/infrastructure/outbound/http-webhook.client';
+import { READ_MODEL_DATA_SOURCE } from '@meridian/infrastructure/read-models';
+
+export const AGENT_ROUTER = Symbol('AgentRouter');
+export const AGENT_RUNTIME = Symbol('AgentRuntime');
+export const RUNTIME_DEADLINES = Symbol('RuntimeDeadlines');
+const RUNTIME_CHECKPOINTS = Symbol('RuntimeCheckpoints');
+
+function runtimeLogger(logger: PinoLogger): RuntimeLogger {
+  return {
+    info: (fields, message) => logger.info(fields, message),
+    warn: (fields, message) => logger.warn(fields, message),
+    error: (fields, message) => logger.error(fields, message),
+  };
+}
 
 /**
- * The runtime: takes inbound domain events and appends them idempotently (and, as it grows, routes
- * them to agents' mailboxes, runs decisions and triggers). In standalone mode the gateway hands it
- * events in process through INBOUND_EVENTS.
+ * Starts the agent loop once the app is up: the router (ingested events and messages → mailboxes),
+ * the runtime (mailboxes → decisions → actions) and the deadlines (approval timeouts, request
+ * timeouts). Stopped in onModuleDestroy, before the store closes under them.
+ */
+@Injectable()
+export class RuntimeLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
+  constructor(
+    @Inject(RUNTIME_CHECKPOINTS) private readonly checkpoints: SqlCheckpointStore,
+    @Inject(AGENT_ROUTER) private readonly router: AgentRouter,
+    @Inject(AGENT_RUNTIME) private readonly runtime: AgentRuntime,
+    @Inject(RUNTIME_DEADLINES) private readonly deadlines: RuntimeDeadlines,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.checkpoints.init();
+    await this.router.start();
+    await this.runtime.start();
+    await this.deadlines.start();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.deadlines.stop();
+    await this.router.stop();
+    await this.runtime.stop();
+  }
+}
+
+/**
+ * The runtime: takes inbound domain events and appends them idempotently, routes them and the
+ * messages of people and agents to the agents' mailboxes, runs decisions and their actions. In
+ * standalone mode the gateway hands it events in process through INBOUND_EVENTS.
  */
 @Global()
 @Module({
-  providers: [{ provide: INBOUND_EVENTS, useFactory: (store: EventStore) => new IngestEventsService(store), inject: [EVENT_STORE] }],
-  exports: [INBOUND_EVENTS],
+  providers: [
+    { provide: INBOUND_EVENTS, useFactory: (store: EventStore) => new IngestEventsService(store), inject: [EVENT_STORE] },
+    { provide: RUNTIME_CHECKPOINTS, useFactory: (dataSource: DataSource) => new SqlCheckpointStore(dataSource), inject: [READ_MODEL_DATA_SOURCE] },
+    { provide: TOKEN_STREAM, useFactory: () => new InProcessTokenStream() },
+    {
+      provide: WEBHOOK_CLIENT,
+      useFactory: (config: MeridianConfig) =>
+        new HttpWebhookClient({ retries: config.outboundWebhooks.retries, minTimeoutMs: config.outboundWebhooks.minDelayMs, timeoutMs: config.outboundWebhooks.timeoutMs }),
+      inject: [MERIDIAN_CONFIG],
+    },
+    {
+      provide: LLM_DECIDER,
+      useFactory: (config: MeridianConfig) =>
+        new LangChainLlmDecider(
+          new LlmReasoningEngine({ priceTable: config.llm.prices, timeoutMs: config.llm.timeoutMs, maxRetries: config.llm.maxRetries, retryBaseDelayMs: config.llm.retryBaseDelayMs }),
+        ),
+      inject: [MERIDIAN_CONFIG],
+    },
+    {
+      provide: AGENT_ROUTER,
+      useFactory: (store: EventStore, checkpoints: SqlCheckpointStore, logger: PinoLogger) =>
+        new AgentRouter({ store, checkpoints, onError: (error) => logger.error({ err: error }, 'agent router batch failed; retrying') }),
+      inject: [EVENT_STORE, RUNTIME_CHECKPOINTS, PinoLogger],
+    },
+    {
+      provide: AGENT_RUNTIME,
+      useFactory: (store: EventStore, checkpoints: SqlCheckpointStore, webhooks: WebhookClient, llm: LlmDecider, tokens: TokenStream, logger: PinoLogger) =>
+        new AgentRuntime({ store, checkpoints, webhooks, llm, tokens, logger: runtimeLogger(logger) }),
+      inject: [EVENT_STORE, RUNTIME_CHECKPOINTS, WEBHOOK_CLIENT, LLM_DECIDER, TOKEN_STREAM, PinoLogger],
+    },
+    {
+      provide: RUNTIME_DEADLINES,
+      useFactory: (store: EventStore, logger: PinoLogger) => new RuntimeDeadlines({ store, logger: runtimeLogger(logger) }),
+      inject: [EVENT_STORE, PinoLogger],
+    },
+    RuntimeLifecycle,
+  ],
+  exports: [INBOUND_EVENTS, TOKEN_STREAM, AGENT_ROUTER, AGENT_RUNTIME, RUNTIME_DEADLINES],
 })
 export class RuntimeModule {}

@@ -111,6 +111,11 @@ export const readSideTypeDefs = /* GraphQL */ `
     usage: JSON!
     latencyMs: Float!
     correlationId: String!
+    "decided, failed (see error) or cancelled (interrupted by a newer input)."
+    status: String!
+    error: JSON
+    "Mailbox revision covered, coalesced inputs, hop."
+    placement: JSON
     decidedAt: String!
     position: SafeInt!
   }

@@ -4,7 +4,14 @@ import {
   streamName,
   type Actor,
   type AgentEvent,
+  type AgentMessageReceived,
+  type AgentMessageSent,
   type AgentSubscription,
+  type ConversationMessagePosted,
+  type ConversationStarted,
+  type MailboxAgentMessageInput,
+  type MailboxInput,
+  type MailboxMessageInput,
   type AppendRequest,
   type EventMetadata,
   type EventStore,
@@ -63,12 +70,15 @@ type AgentStatus = 'active' | 'paused' | 'retired';
 interface AgentRecord {
   readonly subscriptions: readonly AgentSubscription[];
   readonly status: AgentStatus;
+  readonly kind?: string;
+  readonly tags?: readonly string[];
 }
 
-/** One tenant's agents: their lifecycle, and the index of the active ones. */
+/** One tenant's agents: their lifecycle, and the index of the active ones; conversations' participants. */
 interface TenantRouting {
   readonly agents: Map<string, AgentRecord>;
   readonly index: SubscriptionIndex;
+  readonly conversations: Map<string, readonly string[]>;
 }
 
 /** Each agent's record before the batch first changed it, to undo a batch whose appends failed. */
@@ -79,6 +89,9 @@ interface Waiter {
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
 }
+
+/** Read back on start with the lifecycle: who takes part in which conversation. */
+const REBUILD_TYPES = [...LIFECYCLE_TYPES, 'conversation.started'] as const;
 
 function isLifecycleEvent(event: RecordedEvent): event is RecordedEvent & LifecycleEvent {
   return (LIFECYCLE_TYPES as readonly string[]).includes(event.type);
@@ -184,10 +197,11 @@ export class AgentRouter {
   private async rebuildUpTo(checkpoint: GlobalPosition): Promise<void> {
     let after = 0;
     while (after < checkpoint) {
-      const page = await this.options.store.readAll({ after, limit: REBUILD_PAGE_SIZE, filter: { types: LIFECYCLE_TYPES } });
+      const page = await this.options.store.readAll({ after, limit: REBUILD_PAGE_SIZE, filter: { types: REBUILD_TYPES } });
       for (const event of page) {
         if (event.position > checkpoint) return;
         this.applyIfLifecycle(event, undefined);
+        this.applyIfConversationStarted(event);
       }
       if (page.length < REBUILD_PAGE_SIZE) return;
       after = page[page.length - 1].position;
@@ -203,8 +217,14 @@ export class AgentRouter {
     for (const event of fresh) {
       const parsed = parseStreamName(event.streamName);
       if (parsed === null) continue;
-      if (parsed.category === 'agent') this.applyIfLifecycle(event, undo);
-      else if (ROUTED_CATEGORIES.has(parsed.category)) this.route(event, parsed.tenantId, requests);
+      if (parsed.category === 'agent') {
+        this.applyIfLifecycle(event, undo);
+        if (event.type === 'agent.message-received') this.routeReceivedMessage(event, parsed.tenantId, parsed.id, requests);
+        else if (event.type === 'agent.message-sent') this.routeSentMessage(event, parsed.tenantId, parsed.id, requests);
+      } else if (parsed.category === 'conversation') {
+        this.applyIfConversationStarted(event);
+        if (event.type === 'conversation.message-posted') this.routeConversationMessage(event, parsed.tenantId, parsed.id, requests);
+      } else if (ROUTED_CATEGORIES.has(parsed.category)) this.route(event, parsed.tenantId, requests);
     }
     try {
       if (requests.length > 0) await this.options.store.appendMany(requests);
@@ -254,6 +274,79 @@ export class AgentRouter {
     }
   }
 
+  private applyIfConversationStarted(event: RecordedEvent): void {
+    const parsed = parseStreamName(event.streamName);
+    if (parsed === null || parsed.category !== 'conversation' || event.type !== 'conversation.started') return;
+    const data = event.data as ConversationStarted['data'];
+    this.tenantOf(parsed.tenantId).conversations.set(parsed.id, [...data.agentIds]);
+  }
+
+  /** A person's message in a conversation reaches every participating agent that is not retired. */
+  private routeConversationMessage(event: RecordedEvent, tenantId: string, conversationId: string, requests: AppendRequest[]): void {
+    const data = event.data as ConversationMessagePosted['data'];
+    // Agents' own contributions are not inputs: an agent replying would otherwise wake the others endlessly.
+    if (data.author.kind !== 'user') return;
+    const tenant = this.tenantOf(tenantId);
+    const input: MailboxMessageInput = { kind: 'message', ref: data.messageId, from: { kind: 'user', id: data.author.id }, content: data.content, conversationId };
+    for (const agentId of tenant.conversations.get(conversationId) ?? []) this.enqueue(event, tenantId, agentId, input, requests);
+  }
+
+  /** A message sent to the agent directly (HTTP, or the system). */
+  private routeReceivedMessage(event: RecordedEvent, tenantId: string, agentId: string, requests: AppendRequest[]): void {
+    const data = event.data as AgentMessageReceived['data'];
+    const input: MailboxInput =
+      data.from.kind === 'agent'
+        ? { kind: 'agent-message', ref: data.messageId, from: data.from.id, to: agentId, content: data.content }
+        : { kind: 'message', ref: data.messageId, from: data.from, content: data.content };
+    this.enqueue(event, tenantId, agentId, input, requests);
+  }
+
+  /** Another agent's message: to one agent, or broadcast to every agent of a kind or with a tag. */
+  private routeSentMessage(event: RecordedEvent, tenantId: string, senderId: string, requests: AppendRequest[]): void {
+    const data = event.data as AgentMessageSent['data'];
+    const tenant = this.tenantOf(tenantId);
+    let recipients: string[];
+    if (data.to.startsWith('kind:') || data.to.startsWith('tag:')) {
+      const [by, value] = [data.to.slice(0, data.to.indexOf(':')), data.to.slice(data.to.indexOf(':') + 1)];
+      recipients = [...tenant.agents.entries()]
+        .filter(([id, record]) => id !== senderId && record.status === 'active' && (by === 'kind' ? record.kind === value : (record.tags ?? []).includes(value)))
+        .map(([id]) => id)
+        .sort();
+    } else recipients = [data.to];
+    const input: MailboxAgentMessageInput = {
+      kind: 'agent-message',
+      ref: data.messageId,
+      from: senderId,
+      to: data.to,
+      content: data.content,
+      ...(data.inReplyTo !== undefined && { inReplyTo: data.inReplyTo }),
+      ...(data.replyDueAt !== undefined && { replyDueAt: data.replyDueAt }),
+    };
+    for (const agentId of recipients) this.enqueue(event, tenantId, agentId, input, requests);
+  }
+
+  /**
+   * Messages wait in the mailbox of a paused agent (it decides on them once resumed), unlike domain
+   * events, which a paused agent does not get at all. A retired agent gets nothing.
+   */
+  private enqueue(event: RecordedEvent, tenantId: string, agentId: string, input: MailboxInput, requests: AppendRequest[]): void {
+    const record = this.tenantOf(tenantId).agents.get(agentId);
+    if (record === undefined || record.status === 'retired') return;
+    const now = this.now();
+    const metadata: EventMetadata = {
+      occurredAt: now,
+      correlationId: event.metadata.correlationId,
+      hop: event.metadata.hop,
+      causationId: event.eventId,
+      tenantId,
+      actor: AGENT_ROUTER_ACTOR,
+      ...(event.metadata.traceparent !== undefined ? { traceparent: event.metadata.traceparent } : {}),
+    };
+    const enqueued: MailboxInputEnqueued = { type: 'mailbox.input-enqueued', data: { agentId, input, enqueuedAt: now } };
+    const entry: NewEvent = { eventId: mailboxEntryId(agentId, event.eventId), type: enqueued.type, data: enqueued.data, metadata };
+    requests.push({ streamName: streamName('mailbox', agentId, tenantId), events: [entry], expected: 'any' });
+  }
+
   private applyIfLifecycle(event: RecordedEvent, undo: UndoLog | undefined): void {
     const parsed = parseStreamName(event.streamName);
     // Only the agent's own stream: an ingested event may well be called `agent.defined`.
@@ -281,7 +374,7 @@ export class AgentRouter {
   private tenantOf(tenantId: string): TenantRouting {
     let tenant = this.tenants.get(tenantId);
     if (tenant === undefined) {
-      tenant = { agents: new Map(), index: new SubscriptionIndex({ onError: this.options.onFilterError }) };
+      tenant = { agents: new Map(), index: new SubscriptionIndex({ onError: this.options.onFilterError }), conversations: new Map() };
       this.tenants.set(tenantId, tenant);
     }
     return tenant;
@@ -314,14 +407,19 @@ function nextRecord(current: AgentRecord | undefined, event: LifecycleEvent): Ag
   if (current?.status === 'retired') return current;
   switch (event.type) {
     case 'agent.defined':
-      return { subscriptions: event.data.definition.subscriptions, status: 'active' };
+      return { subscriptions: event.data.definition.subscriptions, status: 'active', kind: event.data.definition.kind, tags: event.data.definition.tags ?? [] };
     case 'agent.reconfigured':
-      return { subscriptions: event.data.definition.subscriptions, status: current?.status ?? 'active' };
+      return {
+        subscriptions: event.data.definition.subscriptions,
+        status: current?.status ?? 'active',
+        kind: event.data.definition.kind,
+        tags: event.data.definition.tags ?? [],
+      };
     case 'agent.paused':
       return current === undefined ? current : { ...current, status: 'paused' };
     case 'agent.resumed':
       return current === undefined ? current : { ...current, status: 'active' };
     case 'agent.retired':
-      return { subscriptions: [], status: 'retired' };
+      return { subscriptions: [], status: 'retired', ...(current?.kind !== undefined && { kind: current.kind }) };
   }
 }

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { join, resolve } from 'node:path';
+import { EMPTY_LLM_PRICE_TABLE, parseLlmPriceTable, type LlmPriceTable } from '../llm/llm-price-table';
 import { SchemaValidationError, SchemaValidator } from '../validation/schema-validator';
 
 /**
@@ -22,6 +23,13 @@ export const ConfigEnvSchema = Type.Object(
     MERIDIAN_MAX_BODY_BYTES: Type.Integer({ minimum: 1024, default: 5 * 1024 * 1024 }),
     MERIDIAN_IDEMPOTENCY_TTL_SECONDS: Type.Integer({ minimum: 1, default: 86400 }),
     MERIDIAN_CONSISTENCY_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 5000 }),
+    MERIDIAN_LLM_PRICES: Type.Optional(Type.String({ description: 'JSON price table: { "<model> or <provider>/<model>": { "inputUsdPerMillion": 0.15, "outputUsdPerMillion": 0.6 } }' })),
+    MERIDIAN_LLM_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 60_000 }),
+    MERIDIAN_LLM_MAX_RETRIES: Type.Integer({ minimum: 0, maximum: 10, default: 2 }),
+    MERIDIAN_LLM_RETRY_BASE_DELAY_MS: Type.Integer({ minimum: 0, default: 500 }),
+    MERIDIAN_WEBHOOK_RETRIES: Type.Integer({ minimum: 0, maximum: 20, default: 4 }),
+    MERIDIAN_WEBHOOK_RETRY_MIN_DELAY_MS: Type.Integer({ minimum: 0, default: 200 }),
+    MERIDIAN_WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10_000 }),
     MERIDIAN_WEBHOOK_SECRETS: Type.Optional(
       Type.String({
         pattern: '^[a-z0-9][a-z0-9._-]{0,63}=[^,]{16,}(,[a-z0-9][a-z0-9._-]{0,63}=[^,]{16,})*$',
@@ -50,6 +58,9 @@ export interface MeridianConfig {
   readonly consistencyTimeoutMs: number;
   /** HMAC secret per webhook source (`POST /api/v1/webhooks/:source`). */
   readonly webhookSecrets: ReadonlyMap<string, string>;
+  readonly llm: { readonly prices: LlmPriceTable; readonly timeoutMs: number; readonly maxRetries: number; readonly retryBaseDelayMs: number };
+  /** Outbound `call-webhook` actions. */
+  readonly outboundWebhooks: { readonly retries: number; readonly minDelayMs: number; readonly timeoutMs: number };
 }
 
 export const MERIDIAN_CONFIG = Symbol('MeridianConfig');
@@ -83,6 +94,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeridianConfig
   if (needsPostgres && !parsed.MERIDIAN_POSTGRES_URL) {
     throw new ConfigError('Invalid configuration:\n  MERIDIAN_POSTGRES_URL: is required when a store is "postgres"');
   }
+  let prices: LlmPriceTable = EMPTY_LLM_PRICE_TABLE;
+  if (parsed.MERIDIAN_LLM_PRICES !== undefined) {
+    try {
+      prices = parseLlmPriceTable(parsed.MERIDIAN_LLM_PRICES);
+    } catch (error) {
+      throw new ConfigError(`Invalid configuration:\n  MERIDIAN_LLM_PRICES: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
   const dataDir = resolve(parsed.MERIDIAN_DATA_DIR);
   const pg = (): { kind: 'postgres'; url: string; schema: string } => ({
     kind: 'postgres',
@@ -108,5 +127,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeridianConfig
         .filter(Boolean)
         .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)] as const),
     ),
+    llm: { prices, timeoutMs: parsed.MERIDIAN_LLM_TIMEOUT_MS, maxRetries: parsed.MERIDIAN_LLM_MAX_RETRIES, retryBaseDelayMs: parsed.MERIDIAN_LLM_RETRY_BASE_DELAY_MS },
+    outboundWebhooks: { retries: parsed.MERIDIAN_WEBHOOK_RETRIES, minDelayMs: parsed.MERIDIAN_WEBHOOK_RETRY_MIN_DELAY_MS, timeoutMs: parsed.MERIDIAN_WEBHOOK_TIMEOUT_MS },
   };
 }

@@ -18,6 +18,8 @@ import type { CloudEventView } from '../../routing/cloud-event-view';
  */
 export interface DecisionContext {
   readonly input: DecisionInput;
+  /** Earlier inputs decided together with `input` (mailbox policy coalesce, or after an interrupt), oldest first. */
+  readonly coalesced?: readonly DecisionInput[];
   readonly event?: CloudEventView;
   readonly message?: { readonly from: string; readonly content: string };
   readonly entity?: EntityState | null;

@@ -41,6 +41,11 @@ export interface AgentDecisionView {
   readonly usage: Readonly<Record<string, unknown>>;
   readonly latencyMs: number;
   readonly correlationId: string;
+  /** `decided`, `failed` (see `error`) or `cancelled` (interrupted by a newer input). */
+  readonly status: 'decided' | 'failed' | 'cancelled';
+  readonly error?: Readonly<Record<string, unknown>>;
+  /** Mailbox revision covered, coalesced inputs, hop. */
+  readonly placement?: Readonly<Record<string, unknown>>;
   readonly decidedAt: string;
   readonly position: number;
 }
@@ -83,6 +88,9 @@ export function toAgentDecisionView(row: AgentDecisionRecord): AgentDecisionView
     usage: row.usage,
     latencyMs: row.latencyMs,
     correlationId: row.correlationId,
+    status: row.status,
+    ...(row.error !== null && row.error !== undefined && { error: row.error }),
+    ...(row.placement !== null && row.placement !== undefined && { placement: row.placement }),
     decidedAt: row.decidedAt,
     position: row.position,
   };

@@ -1,0 +1,256 @@
+import {
+  parseStreamName,
+  type DirectAgentAction,
+  type EventStore,
+  type GlobalPosition,
+  type MailboxInputEnqueued,
+  type RecordedEvent,
+  type Subscription,
+} from '@meridian/domain';
+import { ActionExecutor } from './action-executor';
+import { AgentWorker, type ApprovalOutcomeItem } from './agent-worker';
+import { ChainLedger } from './chain-ledger';
+import type { CheckpointStore } from './checkpoint-store.port';
+import { EntityStateReader } from './entity-state-reader';
+import type { LlmDecider } from './llm-decider.port';
+import { SILENT_RUNTIME_LOGGER, type RuntimeLogger } from './runtime-logger.port';
+import type { TokenStream } from './token-stream.port';
+import type { WebhookClient } from './webhook-client.port';
+
+export const DEFAULT_AGENT_RUNTIME_CHECKPOINT = 'agent-runtime';
+
+export interface AgentRuntimeOptions {
+  readonly store: EventStore;
+  readonly checkpoints: CheckpointStore;
+  readonly webhooks: WebhookClient;
+  readonly llm?: LlmDecider | null;
+  readonly tokens?: TokenStream | null;
+  readonly logger?: RuntimeLogger;
+  readonly now?: () => Date;
+  readonly checkpointName?: string;
+  readonly batchSize?: number;
+  /** Inputs handed to workers and not yet processed, beyond which delivery waits. Default 20,000. */
+  readonly maxInFlight?: number;
+  readonly historyMessages?: number;
+  readonly historyCharacters?: number;
+  readonly retryDelayMs?: number;
+  readonly onDecision?: (agentId: string, outcome: 'decided' | 'failed' | 'cancelled' | 'skipped') => void;
+}
+
+/** What the runtime follows in the store: mailboxes, what changes an agent, and approval outcomes. */
+const RUNTIME_TYPES = [
+  'mailbox.input-enqueued',
+  'agent.reconfigured',
+  'agent.paused',
+  'agent.resumed',
+  'agent.retired',
+  'conversation.approval-resolved',
+  'conversation.approval-expired',
+] as const;
+
+interface ApprovalEventData {
+  readonly approvalId: string;
+  readonly agentId: string;
+  readonly decisionId: string;
+  readonly action: unknown;
+  readonly decision: 'approve' | 'reject';
+}
+
+/**
+ * The agent runtime: follows every mailbox in the store and hands each agent's inputs to that
+ * agent's worker, which processes them one at a time (see AgentWorker). Agents run concurrently
+ * with each other; an agent never runs two inputs at once.
+ *
+ * The subscription handler only hands work over and returns (nothing slow runs in it). Its
+ * checkpoint is a low watermark: the position before the oldest input not yet fully processed, so
+ * a restart re-delivers everything unfinished; workers skip what their agent's state says is done.
+ */
+export class AgentRuntime {
+  private readonly workers = new Map<string, AgentWorker>();
+  private readonly inFlight = new Set<GlobalPosition>();
+  private readonly actions: ActionExecutor;
+  private readonly chains: ChainLedger;
+  private readonly entities: EntityStateReader;
+  private readonly logger: RuntimeLogger;
+  private readonly checkpointName: string;
+  private readonly maxInFlight: number;
+  private subscription: Subscription | null = null;
+  private delivered: GlobalPosition = 0;
+  private saved: GlobalPosition = 0;
+  private saving: Promise<void> | null = null;
+  private drainWaiters: (() => void)[] = [];
+  private capacityWaiters: (() => void)[] = [];
+  private checkpointTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly options: AgentRuntimeOptions) {
+    this.actions = new ActionExecutor(options.store, options.webhooks);
+    this.chains = new ChainLedger(options.store);
+    this.entities = new EntityStateReader(options.store);
+    this.logger = options.logger ?? SILENT_RUNTIME_LOGGER;
+    this.checkpointName = options.checkpointName ?? DEFAULT_AGENT_RUNTIME_CHECKPOINT;
+    this.maxInFlight = options.maxInFlight ?? 20_000;
+  }
+
+  get running(): boolean {
+    return this.subscription !== null;
+  }
+
+  /** Highest position handed to workers. */
+  get position(): GlobalPosition {
+    return this.delivered;
+  }
+
+  async start(): Promise<void> {
+    if (this.subscription !== null) return;
+    const checkpoint = await this.options.checkpoints.load(this.checkpointName);
+    this.delivered = checkpoint;
+    this.saved = checkpoint;
+    this.subscription = this.options.store.subscribe(
+      {
+        onEvents: (events) => this.handle(events),
+        onError: (error) => this.logger.error({ err: error }, 'agent runtime subscription failed; retrying'),
+      },
+      { after: checkpoint, filter: { types: RUNTIME_TYPES }, ...(this.options.batchSize !== undefined && { batchSize: this.options.batchSize }) },
+    );
+    this.checkpointTimer = setInterval(() => void this.saveCheckpoint(), 250);
+    this.checkpointTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    const subscription = this.subscription;
+    this.subscription = null;
+    if (this.checkpointTimer !== null) clearInterval(this.checkpointTimer);
+    this.checkpointTimer = null;
+    const capacity = this.capacityWaiters.splice(0);
+    for (const resolve of capacity) resolve();
+    if (subscription !== null) await subscription.stop();
+    await Promise.all([...this.workers.values()].map((worker) => worker.stop()));
+    this.workers.clear();
+    await this.saveCheckpoint();
+  }
+
+  /** Resolves once every input delivered so far has been processed (for tests and benchmarks). */
+  whenIdle(): Promise<void> {
+    if (this.inFlight.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** How many inputs are handed over and not finished. */
+  get backlog(): number {
+    return this.inFlight.size;
+  }
+
+  private async handle(events: readonly RecordedEvent[]): Promise<void> {
+    for (const event of events) {
+      if (event.position <= this.delivered) continue;
+      const parsed = parseStreamName(event.streamName);
+      if (parsed === null) continue;
+      if (parsed.category === 'mailbox' && event.type === 'mailbox.input-enqueued') {
+        const data = event.data as MailboxInputEnqueued['data'];
+        const done = this.track(event.position);
+        this.worker(parsed.tenantId, parsed.id).enqueue(
+          { eventId: event.eventId, revision: event.revision, position: event.position, input: data.input, metadata: event.metadata },
+          done,
+        );
+      } else if (parsed.category === 'agent') {
+        this.workers.get(workerKey(parsed.tenantId, parsed.id))?.invalidate();
+      } else if (parsed.category === 'conversation') {
+        const approval = approvalOutcome(event);
+        if (approval !== null) {
+          const done = this.track(event.position);
+          this.worker(parsed.tenantId, approval.agentId).enqueueApproval(approval.item, done);
+        }
+      }
+      this.delivered = event.position;
+    }
+    // Back-pressure: the store keeps what the workers have not taken yet.
+    while (this.inFlight.size >= this.maxInFlight && this.subscription !== null) {
+      await new Promise<void>((resolve) => this.capacityWaiters.push(resolve));
+    }
+  }
+
+  private track(position: GlobalPosition): () => void {
+    this.inFlight.add(position);
+    let finished = false;
+    return () => {
+      if (finished) return;
+      finished = true;
+      this.inFlight.delete(position);
+      if (this.inFlight.size < this.maxInFlight) {
+        const waiters = this.capacityWaiters.splice(0);
+        for (const resolve of waiters) resolve();
+      }
+      if (this.inFlight.size === 0) {
+        const waiters = this.drainWaiters.splice(0);
+        for (const resolve of waiters) resolve();
+      }
+    };
+  }
+
+  private worker(tenantId: string, agentId: string): AgentWorker {
+    const key = workerKey(tenantId, agentId);
+    let worker = this.workers.get(key);
+    if (worker === undefined) {
+      worker = new AgentWorker(tenantId, agentId, {
+        store: this.options.store,
+        actions: this.actions,
+        chains: this.chains,
+        entities: this.entities,
+        llm: this.options.llm ?? null,
+        tokens: this.options.tokens ?? null,
+        logger: this.logger,
+        now: this.options.now ?? (() => new Date()),
+        historyMessages: this.options.historyMessages ?? 20,
+        historyCharacters: this.options.historyCharacters ?? 24_000,
+        retryDelayMs: this.options.retryDelayMs ?? 1_000,
+        ...(this.options.onDecision !== undefined && { onDecision: this.options.onDecision }),
+      });
+      this.workers.set(key, worker);
+    }
+    return worker;
+  }
+
+  /** The low watermark: everything at or below it is processed. */
+  private watermark(): GlobalPosition {
+    let lowest = Number.POSITIVE_INFINITY;
+    for (const position of this.inFlight) if (position < lowest) lowest = position;
+    return lowest === Number.POSITIVE_INFINITY ? this.delivered : lowest - 1;
+  }
+
+  private async saveCheckpoint(): Promise<void> {
+    if (this.saving !== null) return this.saving;
+    const position = this.watermark();
+    if (position <= this.saved) return;
+    this.saving = this.options.checkpoints
+      .save(this.checkpointName, position)
+      .then(() => {
+        this.saved = position;
+      })
+      .catch((error: unknown) => this.logger.warn({ err: error }, 'agent runtime checkpoint not saved (re-delivery after a restart is harmless)'))
+      .finally(() => {
+        this.saving = null;
+      });
+    return this.saving;
+  }
+}
+
+const workerKey = (tenantId: string, agentId: string) => `${tenantId}\n${agentId}`;
+
+function approvalOutcome(event: RecordedEvent): { agentId: string; item: ApprovalOutcomeItem } | null {
+  if (event.type !== 'conversation.approval-resolved' && event.type !== 'conversation.approval-expired') return null;
+  const data = event.data as ApprovalEventData;
+  const action = data.action as { index?: unknown; proposed?: unknown } | null;
+  // Only proposals made by the runtime carry their action index; others are not ours to run.
+  if (action === null || typeof action !== 'object' || typeof action.index !== 'number' || typeof action.proposed !== 'object' || action.proposed === null) return null;
+  return {
+    agentId: data.agentId,
+    item: {
+      approvalId: data.approvalId,
+      decisionId: data.decisionId,
+      index: action.index,
+      proposed: action.proposed as DirectAgentAction,
+      decision: data.decision,
+      how: event.type === 'conversation.approval-expired' ? 'expired' : 'resolved',
+    },
+  };
+}

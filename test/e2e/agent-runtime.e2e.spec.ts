@@ -1,0 +1,184 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { cloudEvent, startStandalone, type RunningApp } from './support/standalone-app';
+import { eventually } from './support/eventually';
+
+jest.setTimeout(120_000);
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** A webhook receiver that honours Idempotency-Key, as the runtime's callers are asked to. */
+class WebhookReceiver {
+  readonly calls: { key: string | undefined; body: unknown }[] = [];
+  private server: Server | null = null;
+  url = '';
+
+  async start(): Promise<void> {
+    this.server = createServer((req: IncomingMessage, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        this.calls.push({ key: req.headers['idempotency-key'] as string | undefined, body: text ? JSON.parse(text) : null });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+      });
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server?.address() as AddressInfo).port}/hook`;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+describe('Agent runtime (standalone): routing, rules decisions, actions, conversations, chains', () => {
+  let api: RunningApp;
+  const receiver = new WebhookReceiver();
+
+  beforeAll(async () => {
+    await receiver.start();
+    api = await startStandalone();
+  });
+  afterAll(async () => {
+    await api.close();
+    await receiver.close();
+  });
+
+  const post = async (path: string, json?: unknown): Promise<Json> => {
+    const res = await api.request(path, { method: 'POST', ...(json !== undefined ? { json } : {}) });
+    const body = (await res.json()) as Json;
+    if (res.status >= 300) throw new Error(`POST ${path} → ${res.status}: ${JSON.stringify(body)}`);
+    return body;
+  };
+  const get = async (path: string): Promise<Json> => {
+    const res = await api.request(path);
+    return (await res.json()) as Json;
+  };
+  const decisions = async (agentId: string): Promise<Json[]> => (await get(`/api/v1/agents/${agentId}/decisions?limit=200`)).items as Json[];
+
+  it('a communicator with the rules engine replies in its conversation; the reply is stored after the message', async () => {
+    const agent = await post('/api/v1/agents', {
+      name: 'greeter',
+      kind: 'communicator',
+      engine: { type: 'rules', rules: [{ when: { in: ['hello', { var: 'message.content' }] }, then: [{ action: 'reply', text: 'Hi {{message.from}}, you said: {{message.content}}' }] }] },
+      tools: ['reply'],
+    });
+    const conversation = await post('/api/v1/conversations', { agentIds: [agent.id], title: 'support' });
+    const { messageId } = await post(`/api/v1/conversations/${conversation.id}/messages`, { content: 'hello there' });
+    const messages = await eventually('the reply', async () => {
+      const view = await get(`/api/v1/conversations/${conversation.id}`);
+      const items = view.messages as Json[];
+      return items.length >= 2 ? items : undefined;
+    });
+    expect(messages[0]).toMatchObject({ messageId, content: 'hello there' });
+    expect(messages[1]).toMatchObject({ content: expect.stringContaining('you said: hello there'), inReplyTo: messageId });
+
+    const [decision] = await eventually('the decision in the ledger', async () => ((await decisions(agent.id as string)).length > 0 ? decisions(agent.id as string) : undefined));
+    expect(decision).toMatchObject({ status: 'decided', engine: { type: 'rules' }, definitionVersion: 1, input: { kind: 'message', ref: messageId } });
+    expect(decision.actions).toEqual([expect.objectContaining({ index: 0, action: expect.objectContaining({ action: 'reply' }), status: 'succeeded' })]);
+    expect(decision.output).toMatchObject({ matchedRules: [{ index: 0 }] });
+
+    // A message the rule does not match is no decision at all.
+    await post(`/api/v1/conversations/${conversation.id}/messages`, { content: 'goodbye' });
+    await post(`/api/v1/conversations/${conversation.id}/messages`, { content: 'hello again' });
+    await eventually('the second reply', async () => (((await get(`/api/v1/conversations/${conversation.id}`)).messages as Json[]).length >= 5 ? true : undefined));
+    const all = (await get(`/api/v1/conversations/${conversation.id}`)).messages as Json[];
+    expect(all.map((m) => m.content)).toEqual(['hello there', expect.stringContaining('hello there'), 'goodbye', 'hello again', expect.stringContaining('hello again')]);
+  });
+
+  it('routes ingested events to active subscribers only; acts once per action; a resumed agent gets no replay', async () => {
+    const watcher = await post('/api/v1/agents', {
+      name: 'big-orders',
+      kind: 'executor',
+      subscriptions: [{ type: 'order.*', filter: { '>=': [{ var: 'data.amount' }, 100] } }],
+      engine: {
+        type: 'rules',
+        rules: [
+          {
+            then: [
+              { action: 'call-webhook', url: receiver.url, body: { order: '{{event.subject}}', amount: '{{event.data.amount}}' } },
+              { action: 'emit-event', eventType: 'order.flagged', subject: '{{event.subject}}', data: { reason: 'big' } },
+              { action: 'remember', key: 'lastBigOrder', value: '{{event.subject}}' },
+            ],
+          },
+        ],
+      },
+      tools: ['call-webhook', 'emit-event', 'remember'],
+    });
+    const runId = randomUUID().slice(0, 8);
+    await post('/api/v1/events', [
+      cloudEvent(`${runId}-1`, { data: { amount: 150 } }),
+      cloudEvent(`${runId}-2`, { data: { amount: 20 } }),
+      cloudEvent(`${runId}-3`, { type: 'invoice.paid', data: { amount: 500 } }),
+    ]);
+    const ledger = await eventually('one decision with its three actions done', async () => {
+      const items = await decisions(watcher.id as string);
+      return items.length === 1 && (items[0].actions as Json[]).every((a) => a.status !== 'pending') ? items : undefined;
+    });
+    expect(ledger[0]).toMatchObject({ input: { kind: 'event', payload: { type: 'order.placed', subject: `order-${runId}-1` } }, placement: { hop: 1 } });
+    expect((ledger[0].actions as Json[]).map((a) => a.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    const hooks = receiver.calls.filter((c) => (c.body as Json)?.order === `order-${runId}-1`);
+    expect(hooks).toEqual([{ key: `${ledger[0].decisionId}:0`, body: { order: `order-${runId}-1`, amount: '150' } }]);
+
+    const flagged = await eventually('the emitted event', async () => {
+      const page = await get(`/api/v1/events?type=order.flagged&subject=order-${runId}-1`);
+      return (page.items as Json[]).length > 0 ? (page.items as Json[]) : undefined;
+    });
+    expect(flagged).toHaveLength(1);
+    expect(flagged[0]).toMatchObject({ type: 'order.flagged', data: { reason: 'big' } });
+    const agentView = await eventually('the memory', async () => {
+      const view = await get(`/api/v1/agents/${watcher.id}`);
+      return view.decisionCount === 1 ? view : undefined;
+    });
+    expect(agentView).toMatchObject({ decisionCount: 1 });
+    const history = (await get(`/api/v1/agents/${watcher.id}/history?limit=100`)).items as Json[];
+    expect(history.filter((e) => e.type === 'agent.memory-updated').map((e) => (e.data as Json).value)).toEqual([`order-${runId}-1`]);
+
+    // Paused: nothing is routed. Resumed: only what comes after.
+    await post(`/api/v1/agents/${watcher.id}/pause`);
+    await post('/api/v1/events', [cloudEvent(`${runId}-4`, { data: { amount: 400 } })]);
+    await post(`/api/v1/agents/${watcher.id}/resume`);
+    await post('/api/v1/events', [cloudEvent(`${runId}-5`, { data: { amount: 500 } })]);
+    const after = await eventually('the decision after resuming', async () => {
+      const items = await decisions(watcher.id as string);
+      return items.length >= 2 ? items : undefined;
+    });
+    expect(after.map((d) => ((d.input as Json).payload as Json).subject)).toEqual([`order-${runId}-1`, `order-${runId}-5`]);
+  });
+
+  it('two agents that keep messaging each other are halted by the chain budget; the chain endpoint says why', async () => {
+    const pingPong = (name: string, peer: () => string) => ({
+      name,
+      kind: 'custom',
+      engine: { type: 'rules', rules: [{ then: [{ action: 'send-message', to: peer(), content: '{{message.content}}!' }] }] },
+      tools: ['send-message'],
+      budgets: { maxHops: 50, maxDecisionsPerChain: 6 },
+    });
+    const ids = { ping: `ping-${randomUUID().slice(0, 8)}`, pong: `pong-${randomUUID().slice(0, 8)}` };
+    await post('/api/v1/agents', { id: ids.ping, ...pingPong('ping', () => ids.pong) });
+    await post('/api/v1/agents', { id: ids.pong, ...pingPong('pong', () => ids.ping) });
+    await post(`/api/v1/agents/${ids.ping}/messages`, { content: 'serve' });
+
+    const pingDecisions = await eventually('a failed decision with the budget', async () => {
+      const all = [...(await decisions(ids.ping)), ...(await decisions(ids.pong))];
+      return all.some((d) => d.status === 'failed') ? all : undefined;
+    });
+    const decided = pingDecisions.filter((d) => d.status === 'decided');
+    expect(decided).toHaveLength(6);
+    const correlationId = decided[0].correlationId as string;
+    expect(new Set(pingDecisions.map((d) => d.correlationId))).toEqual(new Set([correlationId]));
+    const failed = pingDecisions.find((d) => d.status === 'failed');
+    expect(failed?.error).toMatchObject({ code: 'CHAIN_BUDGET_EXCEEDED' });
+
+    const chain = await eventually('the chain view', async () => {
+      const res = await api.request(`/api/v1/chains/${correlationId}`);
+      if (res.status !== 200) return undefined;
+      const body = (await res.json()) as Json;
+      return body.halted !== null ? body : undefined;
+    });
+    expect(chain.halted).toMatchObject({ reason: 'max-decisions', limit: 6, used: 7 });
+    expect(chain.used).toMatchObject({ decisions: 6 });
+  });
+});
