@@ -45,7 +45,11 @@ const DIRECT_PARAMETERS = {
   },
   'send-message': {
     type: 'object',
-    properties: { to: text('The recipient agent id.'), content: text('The message.') },
+    properties: {
+      to: text('The recipient agent id, or kind:<kind> / tag:<tag> to send to every active agent of that kind or with that tag.'),
+      content: text('The message.'),
+      replyWithin: text('Optional ISO-8601 duration (e.g. PT30S): makes the message a request; if no reply arrives in time you get a timeout input.'),
+    },
     required: ['to', 'content'],
     additionalProperties: false,
   },
