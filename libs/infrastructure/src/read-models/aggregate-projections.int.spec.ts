@@ -153,6 +153,7 @@ for (const backend of readModelBackends) {
           usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0, costUsd: 0 },
           latencyMs: 1.5,
           correlationId: 'corr-1',
+          status: 'decided',
           decidedAt: expect.any(String),
           position: expect.any(Number),
         },
