@@ -1,16 +1,31 @@
 import type { Logger } from '@nestjs/common';
 import WebSocket, { type RawData } from 'ws';
+import type { ReplyToken } from '@meridian/agents';
 import type { EventStore } from '@meridian/domain';
 import type { Principal } from '@meridian/infrastructure/auth/principal';
 import type { RealtimeFeed } from '@meridian/infrastructure/realtime/realtime-feed.port';
 import { ChannelSubscription, type ChannelOutput } from './channel-subscription';
+import type { CommandResult, RealtimeCommands } from './realtime-commands';
 import { parseChannel } from './realtime-channel';
-import { parseClientMessage, type RequestId, type ServerMessage, type SubscribeMessage, type UnsubscribeMessage } from './realtime-protocol';
+import {
+  parseClientMessage,
+  SUBSCRIPTION_MESSAGE_TYPES,
+  ALL_CLIENT_MESSAGE_TYPES,
+  type ApprovalMessage,
+  type CommandMessageType,
+  type PostMessageMessage,
+  type RequestId,
+  type ServerMessage,
+  type SubscribeMessage,
+  type UnsubscribeMessage,
+} from './realtime-protocol';
 import type { WsGatewayOptions } from './ws-gateway.options';
 
 export interface RealtimeConnectionDeps {
   readonly store: EventStore;
   readonly feed: RealtimeFeed;
+  /** Where `message` and `approval` are written; null when the app has no command side (they are then unknown types). */
+  readonly commands: RealtimeCommands | null;
   readonly options: WsGatewayOptions;
   readonly logger: Logger;
   /** Told when this connection is closed because the client does not keep up. */
@@ -27,6 +42,8 @@ export const CLOSE_TRY_AGAIN_LATER = 1013;
 export class RealtimeConnection implements ChannelOutput {
   private readonly subscriptions = new Map<string, ChannelSubscription>();
   private closing = false;
+  /** Commands received and not answered yet. */
+  private pendingCommands = 0;
   /** Cleared at each heartbeat ping, set again by the pong. */
   private alive = true;
 
@@ -86,6 +103,18 @@ export class RealtimeConnection implements ChannelOutput {
     this.socket.close(code, reason);
   }
 
+  /**
+   * Sends a streamed piece of a reply when the client follows that conversation. Tokens are
+   * ephemeral (the complete reply arrives as an event), so a client whose backlog is already over
+   * the limit misses them rather than being closed for them.
+   */
+  deliverToken(token: ReplyToken): void {
+    if (token.tenantId !== this.principal.tenantId) return;
+    if (!this.subscriptions.has(`conversation:${token.conversationId}`)) return;
+    if (!this.canSend() || this.socket.bufferedAmount > this.deps.options.maxBufferedBytes) return;
+    this.send({ type: 'token', conversationId: token.conversationId, messageId: token.messageId, agentId: token.agentId, delta: token.delta });
+  }
+
   /** Stops every subscription; nothing is sent afterwards. */
   dispose(): void {
     this.closing = true;
@@ -99,7 +128,7 @@ export class RealtimeConnection implements ChannelOutput {
 
   private onMessage(data: RawData): void {
     if (this.closing) return;
-    const parsed = parseClientMessage(toText(data));
+    const parsed = parseClientMessage(toText(data), this.deps.commands ? ALL_CLIENT_MESSAGE_TYPES : SUBSCRIPTION_MESSAGE_TYPES);
     if (!parsed.ok) {
       this.send(parsed.error);
       return;
@@ -112,7 +141,65 @@ export class RealtimeConnection implements ChannelOutput {
       case 'unsubscribe':
         this.unsubscribe(message);
         break;
+      case 'message':
+      case 'approval':
+        this.command(message);
+        break;
     }
+  }
+
+  /** Commands run concurrently (a slow one does not hold up the rest); `requestId` tells their answers apart. */
+  private command(message: PostMessageMessage | ApprovalMessage): void {
+    const commands = this.deps.commands;
+    const reply = { of: message.type, conversationId: message.conversationId, ...echoRequest(message.requestId) };
+    if (commands === null) return; // not reached: without a command side these types do not parse
+    const max = this.deps.options.maxPendingCommandsPerConnection;
+    if (this.pendingCommands >= max) {
+      this.send({ type: 'error', code: 'TOO_MANY_PENDING_REQUESTS', detail: `At most ${max} commands per connection may await their answer; wait for an ack.`, ...reply });
+      return;
+    }
+    this.pendingCommands++;
+    const answered =
+      message.type === 'message'
+        ? commands.postMessage(this.principal, { conversationId: message.conversationId, content: message.content }).then((result) =>
+            this.answer(result, reply, (ok) => ({ type: 'ack', of: 'message', conversationId: message.conversationId, messageId: ok.messageId, position: ok.position, correlationId: ok.correlationId, ...echoRequest(message.requestId) })),
+          )
+        : commands
+            .resolveApproval(this.principal, {
+              conversationId: message.conversationId,
+              approvalId: message.approvalId,
+              decision: message.decision,
+              ...(message.comment !== undefined ? { comment: message.comment } : {}),
+            })
+            .then((result) =>
+              this.answer(result, reply, (ok) => ({
+                type: 'ack',
+                of: 'approval',
+                conversationId: message.conversationId,
+                approvalId: message.approvalId,
+                decision: message.decision,
+                position: ok.position,
+                correlationId: ok.correlationId,
+                ...echoRequest(message.requestId),
+              })),
+            );
+    answered
+      .catch((error: unknown) => {
+        this.deps.logger.error({ err: error, tenantId: this.principal.tenantId }, 'WebSocket command failed');
+        this.send({ type: 'error', code: 'INTERNAL_ERROR', detail: 'The command failed unexpectedly.', ...reply });
+      })
+      .finally(() => {
+        this.pendingCommands--;
+      });
+  }
+
+  private answer<T>(
+    result: CommandResult<T>,
+    reply: { of: CommandMessageType; conversationId: string; requestId?: RequestId },
+    ack: (ok: Extract<CommandResult<T>, { ok: true }>) => ServerMessage,
+  ): void {
+    if (result.ok) this.send(ack(result as Extract<CommandResult<T>, { ok: true }>));
+    else this.send({ type: 'error', code: result.code, detail: result.detail, ...(result.errors !== undefined ? { errors: result.errors } : {}), ...reply });
   }
 
   private subscribe(message: SubscribeMessage): void {
@@ -166,6 +253,10 @@ export class RealtimeConnection implements ChannelOutput {
 
 function echo(id: RequestId | undefined): { id?: RequestId } {
   return id !== undefined ? { id } : {};
+}
+
+function echoRequest(requestId: RequestId | undefined): { requestId?: RequestId } {
+  return requestId !== undefined ? { requestId } : {};
 }
 
 function toText(data: RawData): string {

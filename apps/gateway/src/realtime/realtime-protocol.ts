@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { EventMetadata, GlobalPosition, RecordedEvent } from '@meridian/domain';
+import type { ApprovalDecision, EventMetadata, GlobalPosition, RecordedEvent } from '@meridian/domain';
 import { SchemaValidationError, SchemaValidator, type ValidationIssue } from '@meridian/infrastructure/validation/schema-validator';
+import { PostConversationMessageRequestSchema, ResolveApprovalRequestSchema } from '../conversations/conversation.schema';
 
 /**
  * The WebSocket protocol's messages (documented for clients in realtime.gateway.ts). Every message
@@ -30,10 +31,44 @@ export const UnsubscribeMessageSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** Same rule as the ids of conversations created over HTTP; approval ids are the runtime's UUIDs. */
+const Id = (description: string) => Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$', description });
+
+/**
+ * A person's message in a conversation: `POST /api/v1/conversations/:id/messages` over the socket.
+ * The fields the HTTP body has are validated by the very same schemas.
+ */
+export const PostMessageMessageSchema = Type.Object(
+  {
+    type: Type.Literal('message'),
+    conversationId: Id('The conversation to post in'),
+    content: PostConversationMessageRequestSchema.properties.content,
+    requestId: Type.Optional(RequestId),
+  },
+  { additionalProperties: false },
+);
+
+/** A decision on an approval an agent asked for: `POST /api/v1/conversations/:id/approvals/:approvalId`. */
+export const ApprovalMessageSchema = Type.Object(
+  {
+    type: Type.Literal('approval'),
+    conversationId: Id('The conversation the approval was asked in'),
+    approvalId: Id('The pending approval'),
+    decision: ResolveApprovalRequestSchema.properties.decision,
+    comment: ResolveApprovalRequestSchema.properties.comment,
+    requestId: Type.Optional(RequestId),
+  },
+  { additionalProperties: false },
+);
+
 export type SubscribeMessage = Static<typeof SubscribeMessageSchema>;
 export type UnsubscribeMessage = Static<typeof UnsubscribeMessageSchema>;
-export type ClientMessage = SubscribeMessage | UnsubscribeMessage;
+export type PostMessageMessage = Static<typeof PostMessageMessageSchema>;
+export type ApprovalMessage = Static<typeof ApprovalMessageSchema>;
+export type ClientMessage = SubscribeMessage | UnsubscribeMessage | PostMessageMessage | ApprovalMessage;
 export type RequestId = Static<typeof RequestId>;
+/** The client messages that write (commands); their replies echo `requestId`. */
+export type CommandMessageType = 'message' | 'approval';
 
 export type ErrorCode =
   | 'MALFORMED_MESSAGE'
@@ -43,21 +78,70 @@ export type ErrorCode =
   | 'ALREADY_SUBSCRIBED'
   | 'NOT_SUBSCRIBED'
   | 'TOO_MANY_SUBSCRIPTIONS'
+  | 'TOO_MANY_PENDING_REQUESTS'
+  | 'COMMANDS_UNAVAILABLE'
   | 'INTERNAL_ERROR';
+
+/**
+ * A command's error carries the same stable code as the HTTP API's problem+json for the same
+ * failure (`CONVERSATION_NOT_FOUND`, `APPROVAL_ALREADY_RESOLVED`, `FORBIDDEN`…): an open set.
+ */
+export type CommandErrorCode = ErrorCode | (string & Record<never, never>);
+
+export interface ErrorMessage {
+  readonly type: 'error';
+  readonly code: CommandErrorCode;
+  readonly detail: string;
+  /** The `id` of the subscribe or unsubscribe request this answers. */
+  readonly id?: RequestId;
+  /** The `requestId` of the message or approval this answers. */
+  readonly requestId?: RequestId;
+  /** The type of the command this answers, when it was recognised. */
+  readonly of?: CommandMessageType;
+  readonly channel?: string;
+  readonly conversationId?: string;
+  readonly errors?: readonly ValidationIssue[];
+}
+
+/** The write is stored; `position` is its global position (pass it as `minPosition` to read it back). */
+export type AckMessage =
+  | {
+      readonly type: 'ack';
+      readonly of: 'message';
+      readonly conversationId: string;
+      readonly messageId: string;
+      readonly position: GlobalPosition;
+      readonly correlationId: string;
+      readonly requestId?: RequestId;
+    }
+  | {
+      readonly type: 'ack';
+      readonly of: 'approval';
+      readonly conversationId: string;
+      readonly approvalId: string;
+      readonly decision: ApprovalDecision;
+      readonly position: GlobalPosition;
+      readonly correlationId: string;
+      readonly requestId?: RequestId;
+    };
+
+/** A piece of an agent's reply while it is generated; the stored reply has id `messageId`. */
+export interface TokenMessage {
+  readonly type: 'token';
+  readonly conversationId: string;
+  readonly messageId: string;
+  readonly agentId: string;
+  readonly delta: string;
+}
 
 export type ServerMessage =
   | { readonly type: 'subscribed'; readonly channel: string; readonly position: GlobalPosition; readonly id?: RequestId }
   | { readonly type: 'caught-up'; readonly channel: string; readonly position: GlobalPosition; readonly id?: RequestId }
   | { readonly type: 'unsubscribed'; readonly channel: string; readonly id?: RequestId }
   | EventMessage
-  | {
-      readonly type: 'error';
-      readonly code: ErrorCode;
-      readonly detail: string;
-      readonly id?: RequestId;
-      readonly channel?: string;
-      readonly errors?: readonly ValidationIssue[];
-    };
+  | AckMessage
+  | TokenMessage
+  | ErrorMessage;
 
 export interface EventMessage {
   readonly type: 'event';
@@ -90,13 +174,28 @@ export function eventMessage(channel: string, event: RecordedEvent): EventMessag
 
 export type ParsedClientMessage =
   | { readonly ok: true; readonly message: ClientMessage }
-  | { readonly ok: false; readonly error: Extract<ServerMessage, { type: 'error' }> };
+  | { readonly ok: false; readonly error: ErrorMessage };
 
 const validator = new SchemaValidator();
-const SCHEMAS = { subscribe: SubscribeMessageSchema, unsubscribe: UnsubscribeMessageSchema } as const;
+const SCHEMAS = {
+  subscribe: SubscribeMessageSchema,
+  unsubscribe: UnsubscribeMessageSchema,
+  message: PostMessageMessageSchema,
+  approval: ApprovalMessageSchema,
+} as const;
+export type ClientMessageType = keyof typeof SCHEMAS;
 
-/** Parses one frame. Never throws: every problem becomes the error message to send back. */
-export function parseClientMessage(raw: string): ParsedClientMessage {
+/** What a gateway without a command side understands. */
+export const SUBSCRIPTION_MESSAGE_TYPES: ReadonlySet<ClientMessageType> = new Set(['subscribe', 'unsubscribe']);
+export const ALL_CLIENT_MESSAGE_TYPES: ReadonlySet<ClientMessageType> = new Set(['subscribe', 'unsubscribe', 'message', 'approval']);
+
+const isCommandType = (type: ClientMessageType): type is CommandMessageType => type === 'message' || type === 'approval';
+
+/**
+ * Parses one frame. Never throws: every problem becomes the error message to send back. `accepted`
+ * are the types this server takes (`message` and `approval` need a command side).
+ */
+export function parseClientMessage(raw: string, accepted: ReadonlySet<ClientMessageType> = ALL_CLIENT_MESSAGE_TYPES): ParsedClientMessage {
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -108,23 +207,29 @@ export function parseClientMessage(raw: string): ParsedClientMessage {
   }
   const record = value as Record<string, unknown>;
   const type = record.type as string;
-  const id = isRequestId(record.id) ? record.id : undefined;
-  if (type !== 'subscribe' && type !== 'unsubscribe') {
-    return failure('UNKNOWN_MESSAGE_TYPE', `Unknown message type "${type.slice(0, 64)}": expected "subscribe" or "unsubscribe".`, id);
+  if (!(accepted as ReadonlySet<string>).has(type)) {
+    // Which request id field the client meant is unknown: echo whichever it sent.
+    const echo = { ...(isRequestId(record.id) ? { id: record.id } : {}), ...(isRequestId(record.requestId) ? { requestId: record.requestId } : {}) };
+    const expected = [...accepted].map((t) => `"${t}"`).join(', ');
+    return failure('UNKNOWN_MESSAGE_TYPE', `Unknown message type "${type.slice(0, 64)}": expected one of ${expected}.`, echo);
   }
+  const known = type as ClientMessageType;
+  // Subscriptions carry `id`, commands `requestId` (with `of`, so a client without ids can still tell).
+  const echo = isCommandType(known)
+    ? { of: known, ...(isRequestId(record.requestId) ? { requestId: record.requestId } : {}) }
+    : isRequestId(record.id)
+      ? { id: record.id }
+      : {};
   try {
-    return { ok: true, message: validator.validate(SCHEMAS[type], value) };
+    return { ok: true, message: validator.validate(SCHEMAS[known], value) };
   } catch (error) {
     if (!(error instanceof SchemaValidationError)) throw error;
-    return {
-      ok: false,
-      error: { type: 'error', code: 'VALIDATION_FAILED', detail: `Invalid "${type}" message: ${error.message}`, errors: error.issues, ...(id !== undefined ? { id } : {}) },
-    };
+    return failure('VALIDATION_FAILED', `Invalid "${known}" message: ${error.message}`, { ...echo, errors: error.issues });
   }
 }
 
-function failure(code: ErrorCode, detail: string, id?: RequestId): ParsedClientMessage {
-  return { ok: false, error: { type: 'error', code, detail, ...(id !== undefined ? { id } : {}) } };
+function failure(code: ErrorCode, detail: string, extra: Omit<ErrorMessage, 'type' | 'code' | 'detail'> = {}): ParsedClientMessage {
+  return { ok: false, error: { type: 'error', code, detail, ...extra } };
 }
 
 function isRequestId(value: unknown): value is RequestId {

@@ -70,14 +70,16 @@
  * `1009` a client message over 64 KiB · `1001` the server is shutting down. The server pings every
  * 30 s and drops a client that did not answer the previous ping.
  */
-import { Inject, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Logger, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
 import { OnGatewayConnection, OnGatewayDisconnect, WebSocketGateway } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import type WebSocket from 'ws';
+import { TOKEN_STREAM, type ReplyToken, type TokenStream } from '@meridian/agents';
 import { EVENT_STORE, type EventStore } from '@meridian/domain';
 import { API_KEY_SERVICE, type ApiKeyService } from '@meridian/infrastructure/auth/api-key.service';
 import { REALTIME_FEED, type RealtimeFeed } from '@meridian/infrastructure/realtime/realtime-feed.port';
 import { credentialsFrom } from '../auth/credentials';
+import { REALTIME_COMMANDS, type RealtimeCommands } from './realtime-commands';
 import { RealtimeConnection } from './realtime-connection';
 import { WS_GATEWAY_OPTIONS, type WsGatewayOptions } from './ws-gateway.options';
 
@@ -97,15 +99,21 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnGatewa
   private readonly connections = new Map<WebSocket, RealtimeConnection>();
   private closedForBackpressure = 0;
   private heartbeat: NodeJS.Timeout | null = null;
+  private unlistenTokens: () => void = () => undefined;
 
   constructor(
     @Inject(API_KEY_SERVICE) private readonly apiKeys: ApiKeyService,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(REALTIME_FEED) private readonly feed: RealtimeFeed,
     @Inject(WS_GATEWAY_OPTIONS) private readonly options: WsGatewayOptions,
+    /** Null without a command side: `message` and `approval` are then unknown types. */
+    @Inject(REALTIME_COMMANDS) private readonly commands: RealtimeCommands | null,
+    /** The runtime's reply tokens; absent when no runtime runs in this process. */
+    @Optional() @Inject(TOKEN_STREAM) private readonly tokens?: TokenStream,
   ) {}
 
   onModuleInit(): void {
+    if (this.tokens) this.unlistenTokens = this.tokens.listen((token) => this.onToken(token));
     if (this.options.heartbeatIntervalMs <= 0) return;
     this.heartbeat = setInterval(() => {
       for (const connection of this.connections.values()) connection.ping();
@@ -114,6 +122,7 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnGatewa
   }
 
   onModuleDestroy(): void {
+    this.unlistenTokens();
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
     for (const connection of this.connections.values()) connection.close(CLOSE_GOING_AWAY, 'Server shutting down');
@@ -134,6 +143,7 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnGatewa
       new RealtimeConnection(client, principal, {
         store: this.store,
         feed: this.feed,
+        commands: this.commands,
         options: this.options,
         logger: this.logger,
         onBackpressureClose: () => {
@@ -146,6 +156,11 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnGatewa
   handleDisconnect(client: WebSocket): void {
     this.connections.get(client)?.dispose();
     this.connections.delete(client);
+  }
+
+  /** Each connection decides (tenant, subscription, backlog); one pass per token is cheap next to the model producing it. */
+  private onToken(token: ReplyToken): void {
+    for (const connection of this.connections.values()) connection.deliverToken(token);
   }
 
   /** For metrics and health: open connections, and how many were closed for lagging. */

@@ -16,6 +16,11 @@ export interface WsGatewayOptions {
    */
   readonly maxPendingEvents: number;
   readonly maxSubscriptionsPerConnection: number;
+  /**
+   * `message` and `approval` commands of one connection that may await their answer at once; more
+   * are refused (`TOO_MANY_PENDING_REQUESTS`), so one socket cannot queue unbounded writes.
+   */
+  readonly maxPendingCommandsPerConnection: number;
   /** Ping interval; a client that has not answered the previous ping is dropped. 0 disables. */
   readonly heartbeatIntervalMs: number;
 }
@@ -25,5 +30,6 @@ export const DEFAULT_WS_GATEWAY_OPTIONS: WsGatewayOptions = {
   replayPageSize: 500,
   maxPendingEvents: 10_000,
   maxSubscriptionsPerConnection: 100,
+  maxPendingCommandsPerConnection: 32,
   heartbeatIntervalMs: 30_000,
 };
