@@ -3,3 +3,4 @@ export * from './ingestion';
 export * from './routing';
 export * from './reasoning';
 export * from './runtime';
+export * from './presets';
