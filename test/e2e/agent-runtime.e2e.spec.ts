@@ -181,4 +181,114 @@ describe('Agent runtime (standalone): routing, rules decisions, actions, convers
     expect(chain.halted).toMatchObject({ reason: 'max-decisions', limit: 6, used: 7 });
     expect(chain.used).toMatchObject({ decisions: 6 });
   });
+
+  it('a proposal waits for a person: approved over REST it runs; nobody deciding lets the timeout policy decide', async () => {
+    const careful = await post('/api/v1/agents', {
+      name: 'careful',
+      kind: 'executor',
+      engine: {
+        type: 'rules',
+        rules: [{ then: [{ action: 'propose', proposed: { action: 'call-webhook', url: receiver.url, body: { refund: '{{message.content}}' } }, reason: 'refunds need a person' }] }],
+      },
+      tools: ['propose'],
+      approvals: { timeout: 'PT1S', onTimeout: 'approve' },
+    });
+    const conversation = await post('/api/v1/conversations', { agentIds: [careful.id] });
+    await post(`/api/v1/conversations/${conversation.id}/messages`, { content: 'refund-A' });
+    const pending = await eventually('the pending approval', async () => {
+      const view = await get(`/api/v1/conversations/${conversation.id}`);
+      return (view.pendingApprovals as Json[]).length === 1 ? (view.pendingApprovals as Json[])[0] : undefined;
+    });
+    expect(pending).toMatchObject({ agentId: careful.id, reason: 'refunds need a person', action: { proposed: { action: 'call-webhook' } } });
+    expect(receiver.calls.some((c) => (c.body as Json)?.refund === 'refund-A')).toBe(false);
+
+    await post(`/api/v1/conversations/${conversation.id}/approvals/${pending.approvalId}`, { decision: 'approve', comment: 'ok' });
+    const [approved] = await eventually('the approved action recorded', async () => {
+      const items = await decisions(careful.id as string);
+      return items.length === 1 && (items[0].actions as Json[])[0].status === 'succeeded' ? items : undefined;
+    });
+    expect((approved.actions as Json[])[0].result).toMatchObject({ approval: 'approve', approvalId: pending.approvalId, proposed: 'call-webhook', result: { status: 200 } });
+    expect(receiver.calls.filter((c) => (c.body as Json)?.refund === 'refund-A')).toEqual([{ key: `${approved.decisionId}:0`, body: { refund: 'refund-A' } }]);
+
+    // Nobody decides on the second one: after the agent's timeout (1 s), its policy (approve) applies.
+    await post(`/api/v1/conversations/${conversation.id}/messages`, { content: 'refund-B' });
+    const expired = await eventually('the expired approval applied', async () => {
+      const items = await decisions(careful.id as string);
+      return items.length === 2 && (items[1].actions as Json[])[0].status === 'succeeded' ? items[1] : undefined;
+    });
+    expect((expired.actions as Json[])[0].result).toMatchObject({ approval: 'approve', proposed: 'call-webhook' });
+    expect((await get(`/api/v1/conversations/${conversation.id}`)).pendingApprovals).toEqual([]);
+  });
+
+  it('a reject leaves the action unexecuted, and the outcome is recorded', async () => {
+    const careful = await post('/api/v1/agents', {
+      name: 'careful-2',
+      kind: 'executor',
+      engine: { type: 'rules', rules: [{ then: [{ action: 'propose', proposed: { action: 'reply', text: 'done: {{message.content}}' } }] }] },
+      tools: ['propose'],
+    });
+    const conversation = await post('/api/v1/conversations', { agentIds: [careful.id] });
+    await post(`/api/v1/conversations/${conversation.id}/messages`, { content: 'delete everything' });
+    const pending = await eventually('the pending approval', async () => {
+      const items = (await get(`/api/v1/conversations/${conversation.id}`)).pendingApprovals as Json[];
+      return items.length === 1 ? items[0] : undefined;
+    });
+    await post(`/api/v1/conversations/${conversation.id}/approvals/${pending.approvalId}`, { decision: 'reject' });
+    const [decision] = await eventually('the rejection recorded', async () => {
+      const items = await decisions(careful.id as string);
+      return items.length === 1 && (items[0].actions as Json[])[0].status === 'succeeded' ? items : undefined;
+    });
+    expect((decision.actions as Json[])[0].result).toMatchObject({ approval: 'reject', how: 'rejected' });
+    const messages = (await get(`/api/v1/conversations/${conversation.id}`)).messages as Json[];
+    expect(messages.map((m) => m.content)).toEqual(['delete everything']);
+  });
+
+  it('agents ask each other: a request gets its reply in the asker\'s mailbox; broadcasts reach every agent with the tag', async () => {
+    const suffix = randomUUID().slice(0, 8);
+    const ids = { asker: `asker-${suffix}`, expert: `expert-${suffix}`, a: `listener-a-${suffix}`, b: `listener-b-${suffix}`, other: `other-${suffix}` };
+    await post('/api/v1/agents', {
+      id: ids.expert,
+      name: 'expert',
+      kind: 'custom',
+      engine: { type: 'rules', rules: [{ when: { '!!': [{ var: 'input.payload.replyDueAt' }] }, then: [{ action: 'reply', text: 'answer to {{message.content}}' }] }] },
+      tools: ['reply'],
+    });
+    await post('/api/v1/agents', {
+      id: ids.asker,
+      name: 'asker',
+      kind: 'custom',
+      engine: {
+        type: 'rules',
+        rules: [
+          { when: { '==': [{ var: 'input.kind' }, 'message'] }, then: [{ action: 'send-message', to: ids.expert, content: 'what is 6x7?', replyWithin: 'PT30S' }, { action: 'send-message', to: `tag:team-${suffix}`, content: 'heads up' }] },
+          { when: { '!!': [{ var: 'input.payload.inReplyTo' }] }, then: [{ action: 'remember', key: 'answer', value: '{{message.content}}' }] },
+        ],
+      },
+      tools: ['send-message', 'remember'],
+      tags: [`team-${suffix}`],
+    });
+    const listener = (id: string, tags: string[]) =>
+      post('/api/v1/agents', { id, name: id, kind: 'monitor', tags, engine: { type: 'rules', rules: [{ then: [{ action: 'remember', key: 'heard', value: '{{message.content}} from {{message.from}}' }] }] }, tools: ['remember'] });
+    await listener(ids.a, [`team-${suffix}`]);
+    await listener(ids.b, [`team-${suffix}`, 'x']);
+    await listener(ids.other, ['elsewhere']);
+
+    await post(`/api/v1/agents/${ids.asker}/messages`, { content: 'go' });
+    const memory = async (id: string) => {
+      const history = (await get(`/api/v1/agents/${id}/history?limit=200`)).items as Json[];
+      return history.filter((e) => e.type === 'agent.memory-updated').map((e) => e.data as Json);
+    };
+    const answer = await eventually('the answer remembered by the asker', async () => {
+      const facts = await memory(ids.asker);
+      return facts.length > 0 ? facts : undefined;
+    });
+    expect(answer).toEqual([expect.objectContaining({ key: 'answer', value: 'answer to what is 6x7?' })]);
+    for (const id of [ids.a, ids.b]) {
+      const heard = await eventually(`${id} hearing the broadcast`, async () => ((await memory(id)).length > 0 ? memory(id) : undefined));
+      expect(heard).toEqual([expect.objectContaining({ key: 'heard', value: `heads up from ${ids.asker}` })]);
+    }
+    expect(await memory(ids.other)).toEqual([]);
+    // The asker did not get its own broadcast, though it has the tag.
+    expect((await decisions(ids.asker)).map((d) => (d.input as Json).kind)).toEqual(['message', 'agent-message']);
+  });
 });

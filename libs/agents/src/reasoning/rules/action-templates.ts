@@ -3,7 +3,7 @@ import { assertNever, isPlainObject, type AgentAction, type DirectAgentAction, t
 
 /**
  * Action templates. Every string field of an action that the runtime fills in is a Handlebars
- * template rendered against the decision context: `reply.text`, `send-message.to` / `content`,
+ * template rendered against the decision context: `reply.text`, `send-message.to` / `content` / `replyWithin`,
  * `emit-event.eventType` / `subject`, `call-webhook.url`, `remember.key`, `propose.reason`, and every
  * string inside `emit-event.data`, `call-webhook.body` and `remember.value` (object keys are not
  * templates, numbers / booleans / null stay as they are). `action` and `call-webhook.method` are
@@ -121,7 +121,13 @@ function compileDirect(action: DirectAgentAction, path: string, issues: Validati
     case 'send-message': {
       const to = field(action.to, 'to');
       const content = field(action.content, 'content');
-      return (context) => ({ action: 'send-message', to: renderString(to, context), content: renderString(content, context) });
+      const replyWithin = action.replyWithin === undefined ? undefined : field(action.replyWithin, 'replyWithin');
+      return (context) => ({
+        action: 'send-message',
+        to: renderString(to, context),
+        content: renderString(content, context),
+        ...(replyWithin !== undefined && { replyWithin: renderString(replyWithin, context) }),
+      });
     }
     case 'emit-event': {
       const eventType = field(action.eventType, 'eventType');
