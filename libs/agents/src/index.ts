@@ -4,3 +4,4 @@ export * from './routing';
 export * from './reasoning';
 export * from './runtime';
 export * from './presets';
+export * from './platform-health';
