@@ -53,6 +53,7 @@ export interface DecisionFailedPlatformData {
   readonly agentId: string;
   readonly decisionId: string;
   readonly correlationId: string;
+  /** `code` is `DECISION_FAILED` when the failure carried none. */
   readonly error: { readonly code: string; readonly message: string };
   /** What the agent was deciding on: kind and ref, plus the event's type and subject for an event. */
   readonly input: { readonly kind: string; readonly ref: string; readonly type?: string; readonly subject?: string };
@@ -363,20 +364,21 @@ export class PlatformHealthReporter {
     const payload = isRecord(data.input.payload) ? data.input.payload : {};
     const inputType = typeof payload.type === 'string' ? payload.type : undefined;
     const inputSubject = typeof payload.subject === 'string' ? payload.subject : undefined;
-    if (CHAIN_FAILURE_CODES.has(data.error.code) && (await this.isHalted(tenantId, data.correlationId))) return null;
+    const code = data.error.code ?? 'DECISION_FAILED';
+    if (CHAIN_FAILURE_CODES.has(code) && (await this.isHalted(tenantId, data.correlationId))) return null;
     if (data.input.kind === 'event' && inputType?.startsWith('meridian.') === true) {
-      this.logger.warn({ tenantId, agentId: data.agentId, decisionId: data.decisionId, code: data.error.code, inputType }, 'decision on a platform event failed; not reported as a platform event');
+      this.logger.warn({ tenantId, agentId: data.agentId, decisionId: data.decisionId, code, inputType }, 'decision on a platform event failed; not reported as a platform event');
       return null;
     }
     if (this.platformRoots.has(key(tenantId, data.correlationId))) {
-      this.logger.warn({ tenantId, agentId: data.agentId, decisionId: data.decisionId, code: data.error.code, correlationId: data.correlationId }, 'decision in a chain started by a platform event failed; not reported as a platform event');
+      this.logger.warn({ tenantId, agentId: data.agentId, decisionId: data.decisionId, code, correlationId: data.correlationId }, 'decision in a chain started by a platform event failed; not reported as a platform event');
       return null;
     }
     const report: DecisionFailedPlatformData = {
       agentId: data.agentId,
       decisionId: data.decisionId,
       correlationId: data.correlationId,
-      error: { code: data.error.code, message: data.error.message },
+      error: { code, message: data.error.message },
       input: { kind: data.input.kind, ref: data.input.ref, ...(inputType !== undefined && { type: inputType }), ...(inputSubject !== undefined && { subject: inputSubject }) },
       engine: { ...data.engine },
       definitionVersion: data.definitionVersion,
