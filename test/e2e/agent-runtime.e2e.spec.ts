@@ -291,4 +291,18 @@ describe('Agent runtime (standalone): routing, rules decisions, actions, convers
     // The asker did not get its own broadcast, though it has the tag.
     expect((await decisions(ids.asker)).map((d) => (d.input as Json).kind)).toEqual(['message', 'agent-message']);
   });
+
+  it('agents defined without budgets take the deployment defaults, written into their definition', async () => {
+    const other = await startStandalone({ MERIDIAN_DEFAULT_MAX_HOPS: '3', MERIDIAN_DEFAULT_MAX_COST_PER_CHAIN: '0.5' });
+    try {
+      const res = await other.request('/api/v1/agents', {
+        method: 'POST',
+        json: { name: 'defaults', kind: 'custom', engine: { type: 'rules', rules: [{ then: [{ action: 'remember', key: 'k', value: 'v' }] }] }, tools: ['remember'], budgets: { maxDecisionsPerChain: 2 } },
+      });
+      expect(res.status).toBe(201);
+      expect(((await res.json()) as Json).budgets).toEqual({ maxHops: 3, maxDecisionsPerChain: 2, maxTokensPerChain: 20_000, maxCostPerChain: 0.5 });
+    } finally {
+      await other.close();
+    }
+  });
 });

@@ -23,6 +23,10 @@ export const ConfigEnvSchema = Type.Object(
     MERIDIAN_MAX_BODY_BYTES: Type.Integer({ minimum: 1024, default: 5 * 1024 * 1024 }),
     MERIDIAN_IDEMPOTENCY_TTL_SECONDS: Type.Integer({ minimum: 1, default: 86400 }),
     MERIDIAN_CONSISTENCY_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 5000 }),
+    MERIDIAN_DEFAULT_MAX_HOPS: Type.Integer({ minimum: 1, default: 8 }),
+    MERIDIAN_DEFAULT_MAX_DECISIONS_PER_CHAIN: Type.Integer({ minimum: 1, default: 20 }),
+    MERIDIAN_DEFAULT_MAX_TOKENS_PER_CHAIN: Type.Integer({ minimum: 1, default: 20_000 }),
+    MERIDIAN_DEFAULT_MAX_COST_PER_CHAIN: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
     MERIDIAN_LLM_PRICES: Type.Optional(Type.String({ description: 'JSON price table: { "<model> or <provider>/<model>": { "inputUsdPerMillion": 0.15, "outputUsdPerMillion": 0.6 } }' })),
     MERIDIAN_LLM_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 60_000 }),
     MERIDIAN_LLM_MAX_RETRIES: Type.Integer({ minimum: 0, maximum: 10, default: 2 }),
@@ -58,6 +62,8 @@ export interface MeridianConfig {
   readonly consistencyTimeoutMs: number;
   /** HMAC secret per webhook source (`POST /api/v1/webhooks/:source`). */
   readonly webhookSecrets: ReadonlyMap<string, string>;
+  /** Chain budgets of agents defined without them. */
+  readonly defaultBudgets: { readonly maxHops: number; readonly maxDecisionsPerChain: number; readonly maxTokensPerChain: number; readonly maxCostPerChain?: number };
   readonly llm: { readonly prices: LlmPriceTable; readonly timeoutMs: number; readonly maxRetries: number; readonly retryBaseDelayMs: number };
   /** Outbound `call-webhook` actions. */
   readonly outboundWebhooks: { readonly retries: number; readonly minDelayMs: number; readonly timeoutMs: number };
@@ -127,6 +133,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeridianConfig
         .filter(Boolean)
         .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)] as const),
     ),
+    defaultBudgets: {
+      maxHops: parsed.MERIDIAN_DEFAULT_MAX_HOPS,
+      maxDecisionsPerChain: parsed.MERIDIAN_DEFAULT_MAX_DECISIONS_PER_CHAIN,
+      maxTokensPerChain: parsed.MERIDIAN_DEFAULT_MAX_TOKENS_PER_CHAIN,
+      ...(parsed.MERIDIAN_DEFAULT_MAX_COST_PER_CHAIN !== undefined && { maxCostPerChain: parsed.MERIDIAN_DEFAULT_MAX_COST_PER_CHAIN }),
+    },
     llm: { prices, timeoutMs: parsed.MERIDIAN_LLM_TIMEOUT_MS, maxRetries: parsed.MERIDIAN_LLM_MAX_RETRIES, retryBaseDelayMs: parsed.MERIDIAN_LLM_RETRY_BASE_DELAY_MS },
     outboundWebhooks: { retries: parsed.MERIDIAN_WEBHOOK_RETRIES, minDelayMs: parsed.MERIDIAN_WEBHOOK_RETRY_MIN_DELAY_MS, timeoutMs: parsed.MERIDIAN_WEBHOOK_TIMEOUT_MS },
   };
