@@ -82,6 +82,17 @@ export class WsTestClient {
     return this.messages.filter((m): m is EventMessage => m.type === 'event' && m.channel === channel);
   }
 
+  /** The answer (`ack` or `error`) to the command sent with `requestId`. */
+  reply(requestId: string | number): Promise<Extract<ServerMessage, { type: 'ack' | 'error' }>> {
+    return this.waitFor((m) => (m.type === 'ack' || m.type === 'error') && m.requestId === requestId, `the answer to request ${requestId}`);
+  }
+
+  /** Sends a command with `requestId` and resolves with its answer. */
+  command(message: Record<string, unknown> & { requestId: string | number }): Promise<Extract<ServerMessage, { type: 'ack' | 'error' }>> {
+    this.send(message);
+    return this.reply(message.requestId);
+  }
+
   /** Index in `messages` of the first message satisfying `predicate` (-1 if none). */
   indexOf(predicate: (message: ServerMessage) => boolean): number {
     return this.messages.findIndex(predicate);
