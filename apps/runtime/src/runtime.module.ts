@@ -9,9 +9,12 @@ import {
   IngestEventsService,
   InProcessTokenStream,
   LLM_DECIDER,
+  PlatformHealthReporter,
+  platformHealthSettingsFromEnv,
   RuntimeDeadlines,
   TOKEN_STREAM,
   WEBHOOK_CLIENT,
+  type InboundEventsPort,
   type LlmDecider,
   type RuntimeLogger,
   type TokenStream,
@@ -22,11 +25,12 @@ import { MERIDIAN_CONFIG, type MeridianConfig } from '@meridian/infrastructure/c
 import { LangChainLlmDecider } from '@meridian/infrastructure/llm/langchain-llm-decider';
 import { LlmReasoningEngine } from '@meridian/infrastructure/llm/llm-reasoning-engine';
 import { HttpWebhookClient } from '@meridian/infrastructure/outbound/http-webhook.client';
-import { READ_MODEL_DATA_SOURCE } from '@meridian/infrastructure/read-models';
+import { PROJECTION_MANAGER, READ_MODEL_DATA_SOURCE, type ProjectionManager } from '@meridian/infrastructure/read-models';
 
 export const AGENT_ROUTER = Symbol('AgentRouter');
 export const AGENT_RUNTIME = Symbol('AgentRuntime');
 export const RUNTIME_DEADLINES = Symbol('RuntimeDeadlines');
+export const PLATFORM_HEALTH_REPORTER = Symbol('PlatformHealthReporter');
 const RUNTIME_CHECKPOINTS = Symbol('RuntimeCheckpoints');
 
 function runtimeLogger(logger: PinoLogger): RuntimeLogger {
@@ -49,6 +53,7 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, OnModuleDestroy
     @Inject(AGENT_ROUTER) private readonly router: AgentRouter,
     @Inject(AGENT_RUNTIME) private readonly runtime: AgentRuntime,
     @Inject(RUNTIME_DEADLINES) private readonly deadlines: RuntimeDeadlines,
+    @Inject(PLATFORM_HEALTH_REPORTER) private readonly health: PlatformHealthReporter,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -56,9 +61,11 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, OnModuleDestroy
     await this.router.start();
     await this.runtime.start();
     await this.deadlines.start();
+    await this.health.start();
   }
 
   async onModuleDestroy(): Promise<void> {
+    await this.health.stop();
     await this.deadlines.stop();
     await this.router.stop();
     await this.runtime.stop();
@@ -106,6 +113,22 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, OnModuleDestroy
       provide: RUNTIME_DEADLINES,
       useFactory: (store: EventStore, logger: PinoLogger) => new RuntimeDeadlines({ store, logger: runtimeLogger(logger) }),
       inject: [EVENT_STORE, PinoLogger],
+    },
+    {
+      // Halted chains, failed decisions and lagging projections as meridian.* events (docs/agent-kinds.md).
+      provide: PLATFORM_HEALTH_REPORTER,
+      useFactory: (store: EventStore, checkpoints: SqlCheckpointStore, inbound: InboundEventsPort, projections: ProjectionManager, logger: PinoLogger) =>
+        new PlatformHealthReporter({
+          store,
+          checkpoints,
+          inbound,
+          logger: runtimeLogger(logger),
+          projectionLag: {
+            thresholdEvents: platformHealthSettingsFromEnv(process.env).lagThresholdEvents,
+            sample: async () => (await projections.status()).map((status) => ({ projection: status.name, lag: status.lag, checkpoint: status.checkpoint, head: status.head })),
+          },
+        }),
+      inject: [EVENT_STORE, RUNTIME_CHECKPOINTS, INBOUND_EVENTS, PROJECTION_MANAGER, PinoLogger],
     },
     RuntimeLifecycle,
   ],
