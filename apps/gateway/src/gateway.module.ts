@@ -30,13 +30,14 @@ import { WsGatewayModule } from './realtime/ws-gateway.module';
 import { ConversationsHttpModule } from './conversations/conversations-http.module';
 import { TriggersHttpModule } from './triggers/triggers-http.module';
 import { ChainsHttpModule } from './chains/chains-http.module';
+import { AgentPresetsHttpModule } from './agents/presets/agent-presets-http.module';
 
 /**
  * The API surface: REST, GraphQL and WebSocket. Stateless: everything it knows comes from the event
  * store and the read models. Auth is on for every route not marked @Public().
  */
 @Module({
-  imports: [CqrsModule.forRoot(), TerminusModule, GatewaySharedModule, RealtimeModule, WsGatewayModule, ConversationsHttpModule, TriggersHttpModule, ChainsHttpModule, GraphqlApiModule],
+  imports: [CqrsModule.forRoot(), TerminusModule, GatewaySharedModule, RealtimeModule, WsGatewayModule, ConversationsHttpModule, TriggersHttpModule, ChainsHttpModule, AgentPresetsHttpModule, GraphqlApiModule],
   controllers: [HealthController, IngestEventsHttpController, IngestWebhookHttpController, QueryEventsHttpController, GetEntityHttpController, ProjectionsHttpController, AgentCommandsHttpController, AgentQueriesHttpController],
   providers: [
     { provide: APP_FILTER, useClass: ProblemDetailsFilter },
