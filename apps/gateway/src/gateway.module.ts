@@ -31,13 +31,14 @@ import { ConversationsHttpModule } from './conversations/conversations-http.modu
 import { TriggersHttpModule } from './triggers/triggers-http.module';
 import { ChainsHttpModule } from './chains/chains-http.module';
 import { AgentPresetsHttpModule } from './agents/presets/agent-presets-http.module';
+import { MetricsHttpModule } from './metrics/metrics-http.module';
 
 /**
  * The API surface: REST, GraphQL and WebSocket. Stateless: everything it knows comes from the event
  * store and the read models. Auth is on for every route not marked @Public().
  */
 @Module({
-  imports: [CqrsModule.forRoot(), TerminusModule, GatewaySharedModule, RealtimeModule, WsGatewayModule, ConversationsHttpModule, TriggersHttpModule, ChainsHttpModule, AgentPresetsHttpModule, GraphqlApiModule],
+  imports: [CqrsModule.forRoot(), TerminusModule, GatewaySharedModule, RealtimeModule, WsGatewayModule, ConversationsHttpModule, TriggersHttpModule, ChainsHttpModule, AgentPresetsHttpModule, GraphqlApiModule, MetricsHttpModule],
   controllers: [HealthController, IngestEventsHttpController, IngestWebhookHttpController, QueryEventsHttpController, GetEntityHttpController, ProjectionsHttpController, AgentCommandsHttpController, AgentQueriesHttpController],
   providers: [
     { provide: APP_FILTER, useClass: ProblemDetailsFilter },

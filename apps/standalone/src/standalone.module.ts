@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import type { MeridianConfig } from '@meridian/infrastructure/config/meridian-config';
 import { PlatformModule, type AdminKeySink } from '@meridian/infrastructure/platform/platform.module';
 import { ReadModelsModule } from '@meridian/infrastructure/read-models';
+import { MetricsModule } from '@meridian/infrastructure/metrics';
 import { GatewayModule } from '../../gateway/src/gateway.module';
 import { ProjectorModule } from '../../projector/src/projector.module';
 import { RuntimeModule } from '../../runtime/src/runtime.module';
@@ -18,6 +19,7 @@ export class StandaloneModule {
         RuntimeModule,
         ProjectorModule,
         GatewayModule,
+        MetricsModule,
       ],
     };
   }
