@@ -35,6 +35,11 @@ export interface RealtimeCommands {
   ): Promise<CommandResult<Record<never, never>>>;
 }
 
+export interface RealtimeCommandRoles {
+  readonly message: readonly Role[] | undefined;
+  readonly approval: readonly Role[] | undefined;
+}
+
 const reflector = new Reflector();
 
 /**
@@ -56,17 +61,16 @@ export function rolesRequiredBy(controller: abstract new (...args: never[]) => u
  */
 export class ConversationRealtimeCommands implements RealtimeCommands {
   private readonly logger = new Logger(ConversationRealtimeCommands.name);
-  private readonly roles: { readonly message: readonly Role[] | undefined; readonly approval: readonly Role[] | undefined };
 
   constructor(
-    private readonly commands: CommandBus,
-    private readonly readYourWrites: ReadYourWrites,
-  ) {
-    this.roles = {
+    private readonly commands: Pick<CommandBus, 'execute'>,
+    private readonly readYourWrites: Pick<ReadYourWrites, 'waitFor'>,
+    /** Which roles may run each command (undefined: every role); the HTTP routes' by default. */
+    private readonly roles: RealtimeCommandRoles = {
       message: rolesRequiredBy(ConversationCommandsHttpController, 'message'),
       approval: rolesRequiredBy(ConversationCommandsHttpController, 'resolveApproval'),
-    };
-  }
+    },
+  ) {}
 
   async postMessage(principal: Principal, input: { conversationId: string; content: string }): Promise<CommandResult<{ messageId: string }>> {
     const messageId = randomUUID();
