@@ -200,8 +200,9 @@ function recordDecisionFailure(command: RecordDecisionFailure, state: AgentState
 
 function recordDecisionCancellation(command: RecordDecisionCancellation, state: AgentState): AgentEvent[] {
   const data = command.data;
+  // A record, not an idempotency key: cancelled decisions had no effect, and the inputs they
+  // covered are decided again (with the next one), so the state does not change.
   const agent = existing(state, data.agentId);
-  if (hasDecision(agent, data.decisionId)) return [];
   return [
     {
       type: 'agent.decision-cancelled',
@@ -273,19 +274,28 @@ function recordActionResult(command: RecordActionResult, state: AgentState): Age
     throw validationFailed([{ path: 'outcome.status', message: 'must be succeeded or failed' }]);
   }
   const executed: AgentEvent = { type: 'agent.action-executed', data: { ...base, ...optional('result', outcome.result) } };
-  // Delivered messages are facts of their own; a send-message that was only proposed and then
-  // rejected carries no message (`sent: false`).
-  if (action === 'send-message' || (action === 'propose' && isRecord(outcome.result) && isRecord(outcome.result.message))) {
-    const message = action === 'send-message' ? outcome.result : (outcome.result as Record<string, unknown>).message;
-    return [executed, messageSentFor(agent, decisionId, index, message)];
-  }
-  if (action !== 'remember') return [executed];
-  // The rendered key and value of a `remember` action update the memory in the same append.
+  // A proposal that was approved carries the outcome of the action it wrapped: its effects are
+  // recorded like the direct action's; a rejected proposal has none.
   const result: unknown = outcome.result;
-  if (!isRecord(result) || !isNonBlank(result.key) || result.value === undefined) {
+  const effect =
+    action === 'propose'
+      ? isRecord(result) && result.approval === 'approve' && isNonBlank(result.proposed)
+        ? { name: result.proposed, result: result.result }
+        : null
+      : { name: action, result };
+  if (effect === null) return [executed];
+  // Messages (sent, or a reply to another agent) are facts of their own, in the same append.
+  if (effect.name === 'send-message') return [executed, messageSentFor(agent, decisionId, index, effect.result)];
+  if (effect.name === 'reply' && isRecord(effect.result) && isRecord(effect.result.message)) {
+    return [executed, messageSentFor(agent, decisionId, index, effect.result.message)];
+  }
+  if (effect.name !== 'remember') return [executed];
+  // The rendered key and value of a `remember` action update the memory in the same append.
+  const remembered: unknown = effect.result;
+  if (!isRecord(remembered) || !isNonBlank(remembered.key) || remembered.value === undefined) {
     throw validationFailed([{ path: 'outcome.result', message: 'a remember action succeeds with { key, value }' }]);
   }
-  return [executed, { type: 'agent.memory-updated', data: { agentId: agent.id, key: result.key, value: result.value, decisionId, index } }];
+  return [executed, { type: 'agent.memory-updated', data: { agentId: agent.id, key: remembered.key, value: remembered.value, decisionId, index } }];
 }
 
 function receiveMessage(command: ReceiveMessage, state: AgentState, context: CommandContext): AgentEvent[] {
@@ -397,7 +407,6 @@ function evolve(state: AgentState, event: AgentEvent): AgentState {
         mailboxRevision: Math.max(state.mailboxRevision, event.data.mailboxRevision ?? -1),
       };
     case 'agent.decision-cancelled':
-      return { ...state, recentDecisionIds: appendToWindow(state.recentDecisionIds, event.data.decisionId) };
     case 'agent.message-sent':
       return state;
     case 'agent.action-executed':

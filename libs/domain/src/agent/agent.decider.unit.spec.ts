@@ -1,8 +1,8 @@
 import { DeciderSpecification } from '../shared/decider-specification';
 import { fold } from '../shared/decider';
-import type { AgentCommand, RecordDecision } from './agent.commands';
+import type { AgentCommand, DecisionInput, RecordActionResult, RecordDecision, RecordDecisionFailure } from './agent.commands';
 import { agentDecider } from './agent.decider';
-import type { AgentDefinition, AgentDefinitionInput } from './agent.definition';
+import type { AgentAction, AgentDefinition, AgentDefinitionInput } from './agent.definition';
 import { AGENT_EVENT_TYPES, type AgentEvent, type AgentEventType } from './agent.events';
 import { AGENT_RECENT_ID_WINDOW } from './agent.state';
 
@@ -428,6 +428,198 @@ describe('agent decider', () => {
     });
   });
 
+  describe('RecordDecision placement', () => {
+    const earlier: DecisionInput = { kind: 'message', ref: 'message-1', payload: { content: 'one' } };
+
+    it('records where the decision sits: the mailbox revision it covers, the inputs coalesced into it, and its hop', () => {
+      const expected = decisionRecorded();
+      spec
+        .given([defined])
+        .when(recordDecision({ mailboxRevision: 4, coalesced: [earlier], hop: 2 }))
+        .then([{ ...expected, data: { ...expected.data, mailboxRevision: 4, coalesced: [earlier], hop: 2 } } as AgentEvent]);
+    });
+
+    it('leaves out an empty list of coalesced inputs', () => {
+      const expected = decisionRecorded();
+      spec
+        .given([defined])
+        .when(recordDecision({ mailboxRevision: 0, coalesced: [], hop: 1 }))
+        .then([{ ...expected, data: { ...expected.data, mailboxRevision: 0, hop: 1 } } as AgentEvent]);
+    });
+  });
+
+  describe('RecordDecisionFailure', () => {
+    const failureData = (overrides: Partial<RecordDecisionFailure['data']> = {}): RecordDecisionFailure['data'] => ({
+      agentId,
+      decisionId: 'decision-1',
+      input: { kind: 'message', ref: 'message-2', payload: { content: 'two' } },
+      engine: { type: 'llm', provider: 'fake', model: 'scripted' },
+      definitionVersion: 1,
+      error: { code: 'CHAIN_BUDGET_EXCEEDED', message: 'Chain budget exceeded: max-tokens (limit 1000, would be 1200)' },
+      output: { text: 'what the model said' },
+      usage: { inputTokens: 500, outputTokens: 100, totalTokens: 600, costUsd: 0.01 },
+      latencyMs: 12,
+      mailboxRevision: 3,
+      hop: 2,
+      ...overrides,
+    });
+    const failDecision = (overrides: Partial<RecordDecisionFailure['data']> = {}): AgentCommand => ({ type: 'RecordDecisionFailure', data: failureData(overrides) });
+    const { agentId: _agentId, ...failedData } = failureData();
+    const decisionFailed: AgentEvent = { type: 'agent.decision-failed', data: { agentId, ...failedData, correlationId: 'correlation-1' } };
+
+    it('records the failure with what the engine produced, its usage and its place in the mailbox and the chain', () => {
+      spec.given([defined]).when(failDecision()).then([decisionFailed]);
+    });
+
+    it('is a no-op for a decision id already failed: a retried failure is recorded once', () => {
+      spec.given([defined, decisionFailed]).when(failDecision()).thenNothingHappens();
+      spec.given([defined, decisionFailed]).when(failDecision({ error: { message: 'another reason' } })).thenNothingHappens();
+    });
+
+    it('is a no-op for a decision id already recorded as decided, and the other way round', () => {
+      spec.given([defined, decisionRecorded()]).when(failDecision()).thenNothingHappens();
+      spec.given([defined, decisionFailed]).when(recordDecision()).thenNothingHappens();
+    });
+
+    it('rejects a failure without an error message or a decision id', () => {
+      spec.given([defined]).when(failDecision({ error: { message: ' ' } })).thenThrows('VALIDATION_FAILED', 'validation');
+      spec.given([defined]).when(failDecision({ decisionId: '' })).thenThrows('VALIDATION_FAILED', 'validation');
+    });
+
+    it('rejects an unknown agent', () => {
+      spec.given([]).when(failDecision()).thenThrows('AGENT_NOT_FOUND', 'not-found');
+    });
+
+    it('moves the mailbox revision on: the failed input counts as processed', () => {
+      expect(fold(agentDecider, [defined, decisionFailed])?.mailboxRevision).toBe(3);
+    });
+  });
+
+  describe('RecordDecisionCancellation', () => {
+    const cancel: AgentCommand = {
+      type: 'RecordDecisionCancellation',
+      data: { agentId, decisionId: 'decision-1', input: { kind: 'message', ref: 'message-1', payload: {} }, reason: 'interrupted by a newer input', interruptedBy: 'entry-2', latencyMs: 40 },
+    };
+    const cancelled: AgentEvent = {
+      type: 'agent.decision-cancelled',
+      data: { agentId, decisionId: 'decision-1', input: { kind: 'message', ref: 'message-1', payload: {} }, reason: 'interrupted by a newer input', interruptedBy: 'entry-2', latencyMs: 40 },
+    };
+
+    it('records the cancelled decision and what interrupted it', () => {
+      spec.given([defined]).when(cancel).then([cancelled]);
+    });
+
+    it('changes nothing in the state: the inputs it covered are still to be decided, under any id', () => {
+      const before = fold(agentDecider, [defined]);
+      expect(fold(agentDecider, [defined, cancelled])).toEqual(before);
+      spec.given([defined, cancelled]).when(recordDecision()).then([decisionRecorded()]);
+    });
+
+    it('rejects an unknown agent', () => {
+      spec.given([]).when(cancel).thenThrows('AGENT_NOT_FOUND', 'not-found');
+    });
+  });
+
+  describe('RecordActionResult for messages and proposals', () => {
+    /** A recorded decision with these actions, as `decision-2`. */
+    const decidedWith = (...actions: AgentAction[]): AgentEvent => {
+      const recorded = decisionRecorded('decision-2') as Extract<AgentEvent, { type: 'agent.decision-recorded' }>;
+      return { ...recorded, data: { ...recorded.data, actions: actions.map((action, index) => ({ index, action })) } };
+    };
+    const result = (index: number, outcome: RecordActionResult['data']['outcome']): AgentCommand => ({
+      type: 'RecordActionResult',
+      data: { agentId, decisionId: 'decision-2', index, outcome },
+    });
+    const executed = (index: number, action: AgentAction['action'], outcome: unknown): AgentEvent => ({
+      type: 'agent.action-executed',
+      data: { agentId, decisionId: 'decision-2', index, action, result: outcome },
+    });
+    const sendMessage: AgentAction = { action: 'send-message', to: 'agent-2', content: 'order 7 is late', replyWithin: 'PT30S' };
+    const message = { messageId: 'message-9', to: 'agent-2', content: 'order 7 is late', replyDueAt: '2026-01-01T00:00:30.000Z' };
+
+    it('a send-message that succeeded records the message sent, in the same append', () => {
+      spec
+        .given([defined, decidedWith(sendMessage)])
+        .when(result(0, { status: 'succeeded', result: message }))
+        .then([
+          executed(0, 'send-message', message),
+          { type: 'agent.message-sent', data: { agentId, ...message, decisionId: 'decision-2', index: 0 } },
+        ]);
+    });
+
+    it('a send-message that failed sends nothing', () => {
+      spec
+        .given([defined, decidedWith(sendMessage)])
+        .when(result(0, { status: 'failed', error: { code: 'RECIPIENT_NOT_FOUND', message: 'Agent agent-2 does not exist' } }))
+        .then([
+          {
+            type: 'agent.action-failed',
+            data: { agentId, decisionId: 'decision-2', index: 0, action: 'send-message', error: { code: 'RECIPIENT_NOT_FOUND', message: 'Agent agent-2 does not exist' } },
+          },
+        ]);
+    });
+
+    it('rejects a send-message result that is not a message', () => {
+      spec.given([defined, decidedWith(sendMessage)]).when(result(0, { status: 'succeeded', result: { to: 'agent-2' } })).thenThrows('VALIDATION_FAILED', 'validation');
+    });
+
+    it('a reply to another agent records the message back to it, marked as the reply to its request', () => {
+      const reply = { messageId: 'message-10', to: 'agent-3', content: '42', inReplyTo: 'message-8' };
+      spec
+        .given([defined, decidedWith({ action: 'reply', text: '42' })])
+        .when(result(0, { status: 'succeeded', result: { message: reply } }))
+        .then([executed(0, 'reply', { message: reply }), { type: 'agent.message-sent', data: { agentId, ...reply, decisionId: 'decision-2', index: 0 } }]);
+    });
+
+    it('a reply in a conversation sends no agent message', () => {
+      const stored = { conversationId: 'conversation-1', messageId: 'message-11' };
+      spec.given([defined, decidedWith({ action: 'reply', text: 'hi' })]).when(result(0, { status: 'succeeded', result: stored })).then([executed(0, 'reply', stored)]);
+    });
+
+    it('an approved proposal to send a message records the message sent', () => {
+      const outcome = { approval: 'approve', approvalId: 'approval-1', proposed: 'send-message', result: message };
+      spec
+        .given([defined, decidedWith({ action: 'propose', proposed: sendMessage })])
+        .when(result(0, { status: 'succeeded', result: outcome }))
+        .then([executed(0, 'propose', outcome), { type: 'agent.message-sent', data: { agentId, ...message, decisionId: 'decision-2', index: 0 } }]);
+    });
+
+    it('an approved proposal to remember updates the memory', () => {
+      const outcome = { approval: 'approve', approvalId: 'approval-1', proposed: 'remember', result: { key: 'refund', value: 'order-7' } };
+      spec
+        .given([defined, decidedWith({ action: 'propose', proposed: { action: 'remember', key: 'refund', value: 'order-7' } })])
+        .when(result(0, { status: 'succeeded', result: outcome }))
+        .then([executed(0, 'propose', outcome), { type: 'agent.memory-updated', data: { agentId, key: 'refund', value: 'order-7', decisionId: 'decision-2', index: 0 } }]);
+    });
+
+    it('an approved proposal for an action with no fact of its own (a webhook) records only its outcome', () => {
+      const outcome = { approval: 'approve', approvalId: 'approval-1', proposed: 'call-webhook', result: { status: 200, attempts: 1 } };
+      spec
+        .given([defined, decidedWith({ action: 'propose', proposed: { action: 'call-webhook', url: 'https://hooks.example.test/x' } })])
+        .when(result(0, { status: 'succeeded', result: outcome }))
+        .then([executed(0, 'propose', outcome)]);
+    });
+
+    it.each(['rejected', 'expired'])('a proposal %s sends no message and remembers nothing', (how) => {
+      const rejected = (proposed: string) => ({ approval: 'reject', approvalId: 'approval-1', proposed, how });
+      spec
+        .given([defined, decidedWith({ action: 'propose', proposed: sendMessage })])
+        .when(result(0, { status: 'succeeded', result: rejected('send-message') }))
+        .then([executed(0, 'propose', rejected('send-message'))]);
+      spec
+        .given([defined, decidedWith({ action: 'propose', proposed: { action: 'remember', key: 'refund', value: 'order-7' } })])
+        .when(result(0, { status: 'succeeded', result: rejected('remember') }))
+        .then([executed(0, 'propose', rejected('remember'))]);
+    });
+
+    it('settles the proposal: its (decisionId, index) is recorded once', () => {
+      const outcome = { approval: 'approve', approvalId: 'approval-1', proposed: 'send-message', result: message };
+      const given = [defined, decidedWith({ action: 'propose', proposed: sendMessage }, { action: 'remember', key: 'k', value: 1 }), executed(0, 'propose', outcome)];
+      spec.given(given).when(result(0, { status: 'succeeded', result: outcome })).thenThrows('ACTION_ALREADY_EXECUTED', 'conflict');
+      expect(fold(agentDecider, given)?.openDecisions).toEqual({ 'decision-2': { actions: ['propose', 'remember'], settled: [0] } });
+    });
+  });
+
   describe('ReceiveMessage', () => {
     const from = { kind: 'user' as const, id: 'user-1' };
     const received: AgentEvent = { type: 'agent.message-received', data: { agentId, messageId: 'message-1', from, content: 'hello' } };
@@ -485,6 +677,18 @@ describe('agent decider', () => {
         openDecisions: { 'decision-1': { actions: ['reply', 'remember'], settled: [0] } },
         memory: { 'last-order': 'order-7' },
       });
+    });
+
+    it('tracks the mailbox revision its decisions covered: -1 before any, then the highest, never moving back', () => {
+      const at = (decisionId: string, mailboxRevision: number): AgentEvent => {
+        const recorded = decisionRecorded(decisionId) as Extract<AgentEvent, { type: 'agent.decision-recorded' }>;
+        return { ...recorded, data: { ...recorded.data, actions: [], mailboxRevision } };
+      };
+      expect(fold(agentDecider, [defined])?.mailboxRevision).toBe(-1);
+      expect(fold(agentDecider, [defined, at('d-1', 0), at('d-2', 3)])?.mailboxRevision).toBe(3);
+      expect(fold(agentDecider, [defined, at('d-1', 5), at('d-2', 2)])?.mailboxRevision).toBe(5);
+      // A decision recorded without a placement (by an older writer) leaves it where it was.
+      expect(fold(agentDecider, [defined, at('d-1', 1), decisionRecorded('d-2')])?.mailboxRevision).toBe(1);
     });
 
     it('keeps a bounded window of recent decision ids', () => {
