@@ -6,8 +6,8 @@ import { HttpMetrics } from './http-metrics';
 export const UNMATCHED_ROUTE = 'unmatched';
 
 /**
- * Counts and times every HTTP response, including those answered before a handler runs (401 from
- * the auth guard, 400 from the body parser). Labelled by the matched route pattern
+ * Counts and times HTTP responses when they finish, so those answered before a handler runs (401
+ * from the auth guard) and 404s count too. Labelled by the matched route pattern
  * (`/api/v1/agents/:id`), never the raw URL: ids in paths would make the series unbounded.
  */
 @Injectable()
