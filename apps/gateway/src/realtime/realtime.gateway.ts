@@ -40,6 +40,26 @@
  * - `id` (optional, string ≤ 128 characters or integer): echoed on the replies to this request.
  * - Unknown fields are rejected.
  *
+ * Commands — the same as the HTTP routes, with the same checks and error codes, written as the
+ * key's actor (a message's author is `{ kind: "user", id: <key id> }`), each starting its own chain:
+ *
+ * ```jsonc
+ * // POST /api/v1/conversations/:id/messages
+ * { "type": "message", "conversationId": "c-1", "content": "Where is my order?", "requestId": "q1" }
+ * // POST /api/v1/conversations/:id/approvals/:approvalId
+ * { "type": "approval", "conversationId": "c-1", "approvalId": "…", "decision": "approve", "comment": "ok", "requestId": "q2" }
+ * ```
+ * - `requestId` (optional, string ≤ 128 characters or integer): echoed on the `ack` or `error`
+ *   answering the command. Commands run concurrently, so answers may come in another order.
+ * - `content`: not blank, at most the HTTP limit; `decision`: `approve` or `reject`; `comment`
+ *   optional, not blank.
+ * - The answer comes once the write is stored and the conversation read model has it (bounded
+ *   wait, as over HTTP), so a read with `minPosition: position` sees it. The stored event itself
+ *   arrives on `conversation:<id>` to subscribers, independently of the `ack`.
+ * - By default at most 32 commands per connection await their answer at once (`TOO_MANY_PENDING_REQUESTS`).
+ * - A gateway without the command side (subscriptions only) answers both with
+ *   `UNKNOWN_MESSAGE_TYPE`.
+ *
  * ### Server → client
  *
  * ```jsonc
@@ -51,17 +71,32 @@
  * { "type": "caught-up", "channel": "events:order.", "position": 1534, "id": "r1" }
  * { "type": "unsubscribed", "channel": "events:order.", "id": "r2" }
  * { "type": "error", "code": "INVALID_CHANNEL", "detail": "…", "channel": "…", "id": "r1" }
+ * { "type": "ack", "of": "message", "conversationId": "c-1", "messageId": "…", "position": 1540, "correlationId": "…", "requestId": "q1" }
+ * { "type": "ack", "of": "approval", "conversationId": "c-1", "approvalId": "…", "decision": "approve", "position": 1544, "correlationId": "…", "requestId": "q2" }
+ * { "type": "error", "of": "message", "conversationId": "c-9", "code": "CONVERSATION_NOT_FOUND", "detail": "…", "requestId": "q3" }
+ * { "type": "token", "conversationId": "c-1", "messageId": "…", "agentId": "…", "delta": "Your order " }
  * ```
  * - `subscribed.position`: where the subscription starts (`fromPosition`, or the head when absent).
  * - `event`: one stored event. `eventType` is the event's own type (`type` is the message's).
  *   Events of one channel arrive in strictly increasing `position` order, each exactly once.
  * - `caught-up`: the replay is complete; every matching event up to `position` has been sent and
  *   what follows is live. Sent once per subscription, also without `fromPosition`.
+ * - `ack`: the command is stored. `position` is its global position; `correlationId` is the chain
+ *   it started (what the agents' answers carry; `GET /api/v1/chains/:correlationId`).
+ * - `token`: a piece of an agent's reply while an LLM writes it, sent to clients subscribed to
+ *   `conversation:<id>` (same tenant). Joined in order, the `delta`s of one `messageId` are the
+ *   reply; the complete reply then arrives as the `conversation.reply-recorded` event whose
+ *   `data.messageId` is that `messageId`, after its last token — replace the streamed text with
+ *   it. Tokens are never replayed and a client behind on its backlog misses them (never the event).
  * - `error.code`: `MALFORMED_MESSAGE` (not a JSON object with a string `type`),
  *   `UNKNOWN_MESSAGE_TYPE`, `VALIDATION_FAILED` (with `errors: [{ path, message }]`),
  *   `INVALID_CHANNEL`, `ALREADY_SUBSCRIBED`, `NOT_SUBSCRIBED`, `TOO_MANY_SUBSCRIPTIONS`,
  *   `INTERNAL_ERROR` (the subscription ended; subscribe again with `fromPosition`).
- *   An error never closes the connection.
+ *   A command's error has `of` (`message` or `approval`), its `conversationId` and `requestId`, and
+ *   the code HTTP answers the same failure with: `CONVERSATION_NOT_FOUND`, `APPROVAL_NOT_FOUND`,
+ *   `APPROVAL_ALREADY_RESOLVED`, `APPROVAL_EXPIRED`, `CONVERSATION_CLOSED`, `VALIDATION_FAILED`,
+ *   `FORBIDDEN` (a role the HTTP route refuses), `TOO_MANY_PENDING_REQUESTS`, `INTERNAL_ERROR`.
+ *   A refused command writes nothing. An error never closes the connection.
  *
  * ### Close codes
  *
