@@ -434,13 +434,24 @@ export class AgentWorker {
       type: 'RecordDecision',
       data: { agentId: this.agentId, decisionId, input, engine, definitionVersion: agent.version, output, actions, usage, latencyMs, ...placement },
     });
+    const usedWith = (current: LoadedChain) => {
+      const { usage: used } = current.state;
+      return { hops: hop, decisions: used.decisions + 1, tokens: used.tokens + usage.totalTokens, costUsd: used.costUsd + usage.costUsd };
+    };
     const counted = (current: LoadedChain): ChainEvent[] | BudgetExceeded => {
-      const used = { ...current.state.usage, hops: hop, decisions: current.state.usage.decisions + 1, tokens: current.state.usage.tokens + usage.totalTokens, costUsd: current.state.usage.costUsd + usage.costUsd };
-      const exceeded = current.state.halted !== null ? null : checkBudget(agent.definition.budgets, used);
+      const exceeded = checkBudget(agent.definition.budgets, usedWith(current));
       if (exceeded !== null) return exceeded;
+      // Halted while this decision was with the engine (by another step of the chain, or by this
+      // one before a conflict made it commit again): it must not act either.
+      const halted = current.state.halted;
+      if (halted !== null) return { reason: halted.reason, limit: halted.limit, used: halted.used };
       return [{ type: 'chain.decision-counted', data: { correlationId, agentId: this.agentId, decisionId, hop, tokens: usage.totalTokens, costUsd: usage.costUsd } }];
     };
-    const outcome = await this.commitDecision(decisionId, metadata, record, counted, (exceeded) => failure('CHAIN_BUDGET_EXCEEDED', describeExceeded(exceeded), { output, usage, latencyMs }));
+    const overBudget = (exceeded: BudgetExceeded, current: LoadedChain): AgentCommand =>
+      checkBudget(agent.definition.budgets, usedWith(current)) === null
+        ? failure('CHAIN_HALTED', `Chain ${correlationId} is halted (${exceeded.reason})`, { output, usage, latencyMs })
+        : failure('CHAIN_BUDGET_EXCEEDED', describeExceeded(exceeded), { output, usage, latencyMs });
+    const outcome = await this.commitDecision(decisionId, metadata, record, counted, overBudget);
     if (outcome === 'paused') return 'paused';
     if (outcome === 'failed') {
       this.deps.onDecision?.(this.agentId, 'failed');
@@ -461,7 +472,7 @@ export class AgentWorker {
     metadata: EventMetadata,
     command: () => AgentCommand,
     counted: ((chain: LoadedChain) => ChainEvent[] | BudgetExceeded) | null,
-    overBudget?: (exceeded: BudgetExceeded) => AgentCommand,
+    overBudget?: (exceeded: BudgetExceeded, chain: LoadedChain) => AgentCommand,
   ): Promise<'recorded' | 'failed' | 'paused'> {
     const correlationId = metadata.correlationId;
     for (let attempt = 1; ; attempt += 1) {
@@ -476,9 +487,9 @@ export class AgentWorker {
         else {
           // Over budget once the model's usage is known: the decision is kept (the model was
           // called and paid for) as a failure, and its actions never run.
+          cmd = overBudget?.(outcome, chain) ?? cmd;
           await this.halt(chain, outcome, metadata);
           chain = await this.deps.chains.load(this.tenantId, correlationId);
-          cmd = overBudget?.(outcome) ?? cmd;
           result = 'failed';
           chainEvents = [{ type: 'chain.decision-counted', data: { correlationId, agentId: this.agentId, decisionId, hop: metadata.hop, tokens: usageOf(cmd).totalTokens, costUsd: usageOf(cmd).costUsd } }];
         }
