@@ -274,7 +274,9 @@ export class ActionExecutor {
 
   private conversationRequest(decision: RecordedDecisionContext, index: number, conversationId: string, events: readonly ConversationEvent[], revision: number): AppendRequest {
     const metadata = this.metadataFor(decision);
-    const step = `conversation\n${decision.decisionId}\n${index}`;
+    // A proposal and, once approved, the action it wraps may both write to the same conversation
+    // under one (decisionId, index): the first event's type keeps their ids apart.
+    const step = `conversation\n${decision.decisionId}\n${index}\n${events[0]?.type ?? ''}`;
     return {
       streamName: streamName('conversation', conversationId, decision.tenantId),
       events: events.map((event, n) => ({ eventId: runtimeEventId(step, n), type: event.type, data: event.data, metadata })),
