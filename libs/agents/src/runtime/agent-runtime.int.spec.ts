@@ -1252,6 +1252,78 @@ describe('Agent runtime core (SQLite event store)', () => {
   });
 
   /* ------------------------------------------------------------------------------------------------ */
+  /* Answers the agent's definition refuses                                                             */
+  /* ------------------------------------------------------------------------------------------------ */
+
+  describe('answers the agent refuses', () => {
+    it('a rule whose template renders an invalid action is recorded as a failed decision, and the mailbox goes on', async () => {
+      // Given a rules agent one of whose rules renders an empty reply
+      await define('templated', {
+        engine: {
+          type: 'rules',
+          rules: [
+            { when: { '==': [{ var: 'message.content' }, 'bad'] }, then: [{ action: 'reply', text: '{{memory.nothing}}' }] },
+            { when: { '==': [{ var: 'message.content' }, 'good'] }, then: [{ action: 'remember', key: 'good', value: 'yes' }] },
+          ],
+        },
+        tools: ['reply', 'remember'],
+      });
+
+      // When it gets an input that fires that rule, then one that fires the other
+      const bad = await send('templated', 'bad');
+      const good = await send('templated', 'good');
+
+      // Then the first is recorded as failed with the reason, and the second is decided and acted on
+      await settled('templated', 1);
+      const [failed] = await failures('templated');
+      expect(failed.data).toMatchObject({ input: { ref: bad }, error: { code: 'VALIDATION_FAILED', message: expect.stringContaining('text') }, engine: { type: 'rules' } });
+      expect((await decisions('templated')).map((d) => d.data.input.ref)).toEqual([good]);
+      await expectEachInputDecidedOnce('templated');
+    });
+
+    it('an answer using a tool withdrawn while the engine decided is recorded as failed TOOL_NOT_ALLOWED; the engine is not asked again and nothing runs', async () => {
+      // Given an LLM decision running for an agent allowed to call webhooks
+      await define('withdrawn', { tools: ['call-webhook', 'remember'] });
+      const m1 = await send('withdrawn', 'call them');
+      const call = await h.llm.nthCall('withdrawn', 0);
+
+      // When the tool is withdrawn, and then the engine answers with it
+      await agentCommand('withdrawn', { type: 'ReconfigureAgent', data: { agentId: 'withdrawn', changes: { tools: ['remember'] } } });
+      call.answer([{ action: 'call-webhook', url: HOOK }], { inputTokens: 7, outputTokens: 3, totalTokens: 10, costUsd: 0 });
+
+      // Then the decision is recorded as failed, with the engine's answer, and the webhook is never called
+      const [failed] = await eventually('the failed decision', async () => {
+        const all = await failures('withdrawn');
+        return all.length > 0 ? all : undefined;
+      });
+      expect(failed.data).toMatchObject({ input: { ref: m1 }, error: { code: 'TOOL_NOT_ALLOWED' }, usage: { totalTokens: 10 }, output: { scripted: true } });
+      await sleep(QUIET_PERIOD_MS);
+      expect(h.llm.calls).toHaveLength(1);
+      expect(h.webhooks.calls).toEqual([]);
+      expect(await decisions('withdrawn')).toEqual([]);
+    });
+
+    it('an agent retired while the engine decides records nothing and runs nothing', async () => {
+      // Given an LLM decision running
+      await define('leaving');
+      await send('leaving', 'one');
+      const call = await h.llm.nthCall('leaving', 0);
+
+      // When the agent is retired, and then the engine answers
+      await retire('leaving');
+      call.answer([{ action: 'call-webhook', url: HOOK }]);
+
+      // Then nothing is recorded or run, and the input is done with
+      await h.runtime.whenIdle();
+      await sleep(QUIET_PERIOD_MS);
+      expect(await decisions('leaving')).toEqual([]);
+      expect(await failures('leaving')).toEqual([]);
+      expect(h.webhooks.calls).toEqual([]);
+      expect(h.llm.calls).toHaveLength(1);
+    });
+  });
+
+  /* ------------------------------------------------------------------------------------------------ */
   /* 8. Paused and retired agents                                                                       */
   /* ------------------------------------------------------------------------------------------------ */
 

@@ -451,7 +451,11 @@ export class AgentWorker {
       checkBudget(agent.definition.budgets, usedWith(current)) === null
         ? failure('CHAIN_HALTED', `Chain ${correlationId} is halted (${exceeded.reason})`, { output, usage, latencyMs })
         : failure('CHAIN_BUDGET_EXCEEDED', describeExceeded(exceeded), { output, usage, latencyMs });
-    const outcome = await this.commitDecision(decisionId, metadata, record, counted, overBudget);
+    // The agent's definition refuses the answer (an action outside the tools after a
+    // reconfiguration, a template that rendered an invalid action): deciding again would give the
+    // same answer, so it is recorded as failed rather than retried.
+    const refused = (error: DomainError): AgentCommand => failure(error.code, error.message, { output, usage, latencyMs });
+    const outcome = await this.commitDecision(decisionId, metadata, record, counted, overBudget, refused);
     if (outcome === 'paused') return 'paused';
     if (outcome === 'failed') {
       this.deps.onDecision?.(this.agentId, 'failed');
@@ -473,6 +477,7 @@ export class AgentWorker {
     command: () => AgentCommand,
     counted: ((chain: LoadedChain) => ChainEvent[] | BudgetExceeded) | null,
     overBudget?: (exceeded: BudgetExceeded, chain: LoadedChain) => AgentCommand,
+    refused?: (error: DomainError) => AgentCommand,
   ): Promise<'recorded' | 'failed' | 'paused'> {
     const correlationId = metadata.correlationId;
     for (let attempt = 1; ; attempt += 1) {
@@ -498,8 +503,13 @@ export class AgentWorker {
       try {
         events = agentDecider.decide(cmd, this.state, this.contextOf(metadata));
       } catch (error: unknown) {
-        if (error instanceof DomainError && error.code === 'AGENT_PAUSED') return 'paused';
-        throw error;
+        if (!(error instanceof DomainError)) throw error;
+        // Paused or retired meanwhile: nothing is recorded; the reloaded state says what to do with the inputs.
+        if (error.code === 'AGENT_PAUSED' || error.code === 'AGENT_RETIRED') return 'paused';
+        if (cmd.type !== 'RecordDecision' || refused === undefined) throw error;
+        cmd = refused(error);
+        result = 'failed';
+        events = agentDecider.decide(cmd, this.state, this.contextOf(metadata));
       }
       if (events.length === 0) return result;
       const requests: AppendRequest[] = [this.agentRequest(events, `decision\n${decisionId}`, metadata)];
