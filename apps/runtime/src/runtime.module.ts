@@ -10,7 +10,6 @@ import {
   InProcessTokenStream,
   LLM_DECIDER,
   PlatformHealthReporter,
-  platformHealthSettingsFromEnv,
   RuntimeDeadlines,
   TOKEN_STREAM,
   WEBHOOK_CLIENT,
@@ -117,18 +116,18 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, OnModuleDestroy
     {
       // Halted chains, failed decisions and lagging projections as meridian.* events (docs/agent-kinds.md).
       provide: PLATFORM_HEALTH_REPORTER,
-      useFactory: (store: EventStore, checkpoints: SqlCheckpointStore, inbound: InboundEventsPort, projections: ProjectionManager, logger: PinoLogger) =>
+      useFactory: (store: EventStore, checkpoints: SqlCheckpointStore, inbound: InboundEventsPort, projections: ProjectionManager, logger: PinoLogger, config: MeridianConfig) =>
         new PlatformHealthReporter({
           store,
           checkpoints,
           inbound,
           logger: runtimeLogger(logger),
           projectionLag: {
-            thresholdEvents: platformHealthSettingsFromEnv(process.env).lagThresholdEvents,
+            thresholdEvents: config.monitorLagEvents,
             sample: async () => (await projections.status()).map((status) => ({ projection: status.name, lag: status.lag, checkpoint: status.checkpoint, head: status.head })),
           },
         }),
-      inject: [EVENT_STORE, RUNTIME_CHECKPOINTS, INBOUND_EVENTS, PROJECTION_MANAGER, PinoLogger],
+      inject: [EVENT_STORE, RUNTIME_CHECKPOINTS, INBOUND_EVENTS, PROJECTION_MANAGER, PinoLogger, MERIDIAN_CONFIG],
     },
     RuntimeLifecycle,
   ],

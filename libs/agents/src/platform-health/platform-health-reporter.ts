@@ -445,16 +445,3 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 function platformEvent(id: string, type: string, subject: string, time: string, data: unknown): CloudEvent {
   return { specversion: '1.0', id, source: PLATFORM_SOURCE, type, subject, time, datacontenttype: 'application/json', data };
 }
-
-/**
- * Reporter settings from the environment: `MERIDIAN_MONITOR_LAG_EVENTS` (projection lag, in events,
- * above which `meridian.projection.lagging` is reported; default 10,000). An unusable value is an
- * error at start rather than a silently different threshold.
- */
-export function platformHealthSettingsFromEnv(env: Readonly<Record<string, string | undefined>>): { readonly lagThresholdEvents: number } {
-  const raw = env.MERIDIAN_MONITOR_LAG_EVENTS;
-  if (raw === undefined || raw.trim() === '') return { lagThresholdEvents: DEFAULT_LAG_THRESHOLD_EVENTS };
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`MERIDIAN_MONITOR_LAG_EVENTS must be a positive integer, got "${raw}"`);
-  return { lagThresholdEvents: value };
-}

@@ -8,7 +8,6 @@ import {
   PLATFORM_HEALTH_ACTOR,
   PLATFORM_SOURCE,
   PlatformHealthReporter,
-  platformHealthSettingsFromEnv,
   type PlatformHealthReporterOptions,
   type ProjectionLagSample,
 } from './platform-health-reporter';
@@ -275,10 +274,4 @@ describe('PlatformHealthReporter', () => {
     });
   });
 
-  it('platformHealthSettingsFromEnv reads MERIDIAN_MONITOR_LAG_EVENTS, default 10000, and refuses nonsense', () => {
-    expect(platformHealthSettingsFromEnv({})).toEqual({ lagThresholdEvents: 10_000 });
-    expect(platformHealthSettingsFromEnv({ MERIDIAN_MONITOR_LAG_EVENTS: '250' })).toEqual({ lagThresholdEvents: 250 });
-    expect(() => platformHealthSettingsFromEnv({ MERIDIAN_MONITOR_LAG_EVENTS: '-3' })).toThrow('MERIDIAN_MONITOR_LAG_EVENTS');
-    expect(() => platformHealthSettingsFromEnv({ MERIDIAN_MONITOR_LAG_EVENTS: 'lots' })).toThrow('MERIDIAN_MONITOR_LAG_EVENTS');
-  });
 });

@@ -27,6 +27,7 @@ export const ConfigEnvSchema = Type.Object(
     MERIDIAN_DEFAULT_MAX_DECISIONS_PER_CHAIN: Type.Integer({ minimum: 1, default: 20 }),
     MERIDIAN_DEFAULT_MAX_TOKENS_PER_CHAIN: Type.Integer({ minimum: 1, default: 20_000 }),
     MERIDIAN_DEFAULT_MAX_COST_PER_CHAIN: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    MERIDIAN_MONITOR_LAG_EVENTS: Type.Integer({ minimum: 1, default: 10_000 }),
     MERIDIAN_LLM_PRICES: Type.Optional(Type.String({ description: 'JSON price table: { "<model> or <provider>/<model>": { "inputUsdPerMillion": 0.15, "outputUsdPerMillion": 0.6 } }' })),
     MERIDIAN_LLM_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 60_000 }),
     MERIDIAN_LLM_MAX_RETRIES: Type.Integer({ minimum: 0, maximum: 10, default: 2 }),
@@ -62,6 +63,8 @@ export interface MeridianConfig {
   readonly consistencyTimeoutMs: number;
   /** HMAC secret per webhook source (`POST /api/v1/webhooks/:source`). */
   readonly webhookSecrets: ReadonlyMap<string, string>;
+  /** Projection lag (events) above which `meridian.projection.lagging` is reported. */
+  readonly monitorLagEvents: number;
   /** Chain budgets of agents defined without them. */
   readonly defaultBudgets: { readonly maxHops: number; readonly maxDecisionsPerChain: number; readonly maxTokensPerChain: number; readonly maxCostPerChain?: number };
   readonly llm: { readonly prices: LlmPriceTable; readonly timeoutMs: number; readonly maxRetries: number; readonly retryBaseDelayMs: number };
@@ -133,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeridianConfig
         .filter(Boolean)
         .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)] as const),
     ),
+    monitorLagEvents: parsed.MERIDIAN_MONITOR_LAG_EVENTS,
     defaultBudgets: {
       maxHops: parsed.MERIDIAN_DEFAULT_MAX_HOPS,
       maxDecisionsPerChain: parsed.MERIDIAN_DEFAULT_MAX_DECISIONS_PER_CHAIN,
