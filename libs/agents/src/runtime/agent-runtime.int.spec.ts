@@ -1194,6 +1194,46 @@ describe('Agent runtime core (SQLite event store)', () => {
       expect(entry.data.input).toMatchObject({ kind: 'agent-message', from: 'cautious', content: 'refund approved' });
     });
 
+    it('an approved proposal to reply posts the reply in the conversation the proposal was made in', async () => {
+      // Given a proposed reply
+      await define('replier', { tools: ['propose'] });
+      const { conversationId, decisionId } = await proposeInConversation('replier', [{ action: 'reply', text: 'your refund is on its way' }]);
+
+      // When a person approves it
+      await resolve(conversationId, actionOutputId(decisionId, 0), 'approve');
+
+      // Then the reply is stored in the conversation, and the proposal is settled with it
+      await settled('replier', 1);
+      const replies = ofType<{ content: string; agentId: string }>(await read(streamName('conversation', conversationId, TENANT)), 'conversation.reply-recorded');
+      expect(replies.map((event) => [event.data.agentId, event.data.content])).toEqual([['replier', 'your refund is on its way']]);
+      const [result] = await actionResults('replier');
+      expect(result.data).toMatchObject({ index: 0, result: { approval: 'approve', proposed: 'reply', result: { conversationId } } });
+    });
+
+    it('closing the conversation cancels the pending proposals: they are recorded as rejected (cancelled), and nothing runs', async () => {
+      // Given two proposals waiting in a conversation
+      await define('closing', { tools: ['propose'] });
+      const { conversationId } = await proposeInConversation('closing', [
+        { action: 'call-webhook', url: HOOK },
+        { action: 'remember', key: 'refund', value: 'order-7' },
+      ]);
+
+      // When the conversation is closed
+      await conversation({ type: 'CloseConversation', data: { conversationId, reason: 'resolved by phone' } });
+
+      // Then both proposals are settled as cancelled; the webhook is never called, the memory never written
+      await settled('closing', 1);
+      const results = await actionResults('closing');
+      expect(results.map((r) => r.data)).toEqual([
+        expect.objectContaining({ index: 0, action: 'propose', result: expect.objectContaining({ approval: 'reject', proposed: 'call-webhook', how: 'cancelled' }) }),
+        expect.objectContaining({ index: 1, action: 'propose', result: expect.objectContaining({ approval: 'reject', proposed: 'remember', how: 'cancelled' }) }),
+      ]);
+      await h.runtime.whenIdle();
+      await sleep(QUIET_PERIOD_MS);
+      expect(h.webhooks.calls).toEqual([]);
+      expect(ofType(await agentStream('closing'), 'agent.memory-updated')).toEqual([]);
+    });
+
     it('rejecting a proposal records it as rejected, and nothing runs', async () => {
       // Given a proposed webhook call
       await define('rejected', { tools: ['propose'] });

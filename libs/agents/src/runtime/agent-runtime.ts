@@ -46,6 +46,7 @@ const RUNTIME_TYPES = [
   'agent.retired',
   'conversation.approval-resolved',
   'conversation.approval-expired',
+  'conversation.closed',
 ] as const;
 
 interface ApprovalEventData {
@@ -53,7 +54,7 @@ interface ApprovalEventData {
   readonly agentId: string;
   readonly decisionId: string;
   readonly action: unknown;
-  readonly decision: 'approve' | 'reject';
+  readonly decision?: 'approve' | 'reject';
 }
 
 /**
@@ -155,6 +156,7 @@ export class AgentRuntime {
       } else if (parsed.category === 'agent') {
         this.workers.get(workerKey(parsed.tenantId, parsed.id))?.invalidate();
       } else if (parsed.category === 'conversation') {
+        if (event.type === 'conversation.closed') await this.cancelApprovals(event, parsed.tenantId);
         const approval = approvalOutcome(event);
         if (approval !== null) {
           const done = this.track(event.position);
@@ -166,6 +168,31 @@ export class AgentRuntime {
     // Back-pressure: the store keeps what the workers have not taken yet.
     while (this.inFlight.size >= this.maxInFlight && this.subscription !== null) {
       await new Promise<void>((resolve) => this.capacityWaiters.push(resolve));
+    }
+  }
+
+  /**
+   * Closing a conversation cancels its pending approvals: each proposal is settled as rejected
+   * (`cancelled`), so its decision does not stay open forever. The event lists only the approval
+   * ids; what each proposed is read back from the conversation.
+   */
+  private async cancelApprovals(event: RecordedEvent, tenantId: string): Promise<void> {
+    const cancelled = new Set((event.data as { cancelledApprovalIds?: readonly string[] }).cancelledApprovalIds ?? []);
+    if (cancelled.size === 0) return;
+    const history = await this.options.store.readStream(event.streamName, { toPosition: event.position });
+    const proposals = history
+      .filter((requested) => requested.type === 'conversation.approval-requested')
+      .map((requested) => proposalOf(requested.data as ApprovalEventData, 'reject', 'cancelled'))
+      .filter((proposal): proposal is NonNullable<typeof proposal> => proposal !== null && cancelled.has(proposal.item.approvalId));
+    if (proposals.length === 0) return;
+    // One position, several items: it is done once they all are.
+    const done = this.track(event.position);
+    let left = proposals.length;
+    for (const { agentId, item } of proposals) {
+      this.worker(tenantId, agentId).enqueueApproval(item, () => {
+        left -= 1;
+        if (left === 0) done();
+      });
     }
   }
 
@@ -239,18 +266,15 @@ const workerKey = (tenantId: string, agentId: string) => `${tenantId}\n${agentId
 function approvalOutcome(event: RecordedEvent): { agentId: string; item: ApprovalOutcomeItem } | null {
   if (event.type !== 'conversation.approval-resolved' && event.type !== 'conversation.approval-expired') return null;
   const data = event.data as ApprovalEventData;
+  return proposalOf(data, data.decision ?? 'reject', event.type === 'conversation.approval-expired' ? 'expired' : 'resolved');
+}
+
+function proposalOf(data: ApprovalEventData, decision: 'approve' | 'reject', how: ApprovalOutcomeItem['how']): { agentId: string; item: ApprovalOutcomeItem } | null {
   const action = data.action as { index?: unknown; proposed?: unknown } | null;
   // Only proposals made by the runtime carry their action index; others are not ours to run.
   if (action === null || typeof action !== 'object' || typeof action.index !== 'number' || typeof action.proposed !== 'object' || action.proposed === null) return null;
   return {
     agentId: data.agentId,
-    item: {
-      approvalId: data.approvalId,
-      decisionId: data.decisionId,
-      index: action.index,
-      proposed: action.proposed as DirectAgentAction,
-      decision: data.decision,
-      how: event.type === 'conversation.approval-expired' ? 'expired' : 'resolved',
-    },
+    item: { approvalId: data.approvalId, decisionId: data.decisionId, index: action.index, proposed: action.proposed as DirectAgentAction, decision, how },
   };
 }

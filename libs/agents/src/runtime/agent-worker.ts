@@ -51,7 +51,8 @@ export interface ApprovalOutcomeItem {
   readonly index: number;
   readonly proposed: DirectAgentAction;
   readonly decision: 'approve' | 'reject';
-  readonly how: 'resolved' | 'expired';
+  /** `cancelled`: the conversation was closed while the proposal waited. */
+  readonly how: 'resolved' | 'expired' | 'cancelled';
 }
 
 type WorkItem =
@@ -587,7 +588,7 @@ export class AgentWorker {
     await this.settle(context, approval.index, approval.proposed.action === 'call-webhook', async () =>
       approval.decision === 'approve'
         ? this.deps.actions.approved(this.recordedContext(record), approval.index, approval.proposed, approval.approvalId)
-        : this.deps.actions.rejected(approval.approvalId, approval.proposed, approval.how === 'expired' ? 'expired' : 'rejected'),
+        : this.deps.actions.rejected(approval.approvalId, approval.proposed, approval.how === 'resolved' ? 'rejected' : approval.how),
     );
     if (this.state?.openDecisions[approval.decisionId] === undefined) this.open.delete(approval.decisionId);
   }
