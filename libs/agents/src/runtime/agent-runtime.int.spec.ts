@@ -366,32 +366,33 @@ interface Harness {
   readonly checkpoints: InMemoryCheckpointStore;
   readonly router: AgentRouter;
   readonly deadlines: RuntimeDeadlines;
-  runtime: AgentRuntime;
 }
 
 describe('Agent runtime core (SQLite event store)', () => {
   let dir: string;
   let h: Harness;
+  /** The runtime the test is currently running (a crashed or stopped one is replaced). */
+  let runtime: AgentRuntime;
   const runtimes: AgentRuntime[] = [];
   const loggedErrors: { message: string; fields: Record<string, unknown> }[] = [];
   const deadlineRunners: RuntimeDeadlines[] = [];
   const executor = () => new DeciderCommandExecutor(h.store);
 
-  async function startRuntime(process?: CrashableProcess): Promise<AgentRuntime> {
-    const runtime = new AgentRuntime({
-      store: process ?? h.store,
-      checkpoints: process?.checkpoints ?? h.checkpoints,
+  async function startRuntime(crashable?: CrashableProcess): Promise<AgentRuntime> {
+    const started = new AgentRuntime({
+      store: crashable ?? h.store,
+      checkpoints: crashable?.checkpoints ?? h.checkpoints,
       webhooks: h.webhooks,
       llm: h.llm,
       now: h.clock.now,
       // A crashed process must stay dead: no retry within the test.
-      retryDelayMs: process !== undefined ? 60_000 : 50,
+      retryDelayMs: crashable !== undefined ? 60_000 : 50,
       // A runtime that logs an error retries something it should not have to: the test fails (crashed processes aside).
-      logger: { info: () => undefined, warn: () => undefined, error: (fields, message) => (process === undefined ? loggedErrors.push({ message, fields }) : undefined) },
+      logger: { info: () => undefined, warn: () => undefined, error: (fields, message) => (crashable === undefined ? loggedErrors.push({ message, fields }) : undefined) },
     });
-    runtimes.push(runtime);
-    await runtime.start();
-    return runtime;
+    runtimes.push(started);
+    await started.start();
+    return started;
   }
 
   async function startDeadlines(): Promise<RuntimeDeadlines> {
@@ -411,16 +412,15 @@ describe('Agent runtime core (SQLite event store)', () => {
     const deadlines = new RuntimeDeadlines({ store, now: clock.now, intervalMs: 0 });
     deadlineRunners.push(deadlines);
     await deadlines.start();
-    const partial = { store, clock, llm: new ScriptedLlm(), webhooks: new RecordingWebhooks(), checkpoints, router, deadlines };
-    h = { ...partial, runtime: null as unknown as AgentRuntime };
-    h.runtime = await startRuntime();
+    h = { store, clock, llm: new ScriptedLlm(), webhooks: new RecordingWebhooks(), checkpoints, router, deadlines };
+    runtime = await startRuntime();
   });
 
   afterEach(async () => {
     const errors = loggedErrors.splice(0);
     h.webhooks.releaseCalls();
     for (const call of h.llm.calls) call.answer([]);
-    for (const runtime of runtimes.splice(0)) await runtime.stop();
+    for (const started of runtimes.splice(0)) await started.stop();
     for (const deadlines of deadlineRunners.splice(0)) await deadlines.stop();
     await h.router.stop();
     await h.store.close();
@@ -527,7 +527,7 @@ describe('Agent runtime core (SQLite event store)', () => {
       expect(first.state).toBe('pending');
       expect(bCall.input.ref).toBe(b1);
       expect(h.llm.maxActiveOverall).toBe(2);
-      await eventually('the three inputs handed to A', () => h.runtime.backlog === 5 || undefined);
+      await eventually('the three inputs handed to A', () => runtime.backlog === 5 || undefined);
       await sleep(QUIET_PERIOD_MS);
       expect(h.llm.callsOf('queue-a')).toHaveLength(1);
 
@@ -562,7 +562,7 @@ describe('Agent runtime core (SQLite event store)', () => {
       // When two more inputs arrive while it decides
       const m2 = await send('coalescer', 'two');
       const m3 = await send('coalescer', 'three');
-      await eventually('both handed to the agent', () => h.runtime.backlog === 3 || undefined);
+      await eventually('both handed to the agent', () => runtime.backlog === 3 || undefined);
       first.answer([]);
 
       // Then the next decision covers both: the last one is the input, the earlier one is coalesced
@@ -624,29 +624,29 @@ describe('Agent runtime core (SQLite event store)', () => {
   describe('crash safety', () => {
     /** Replaces the test's runtime with one running on a process that can crash. */
     async function crashableRuntime(): Promise<CrashableProcess> {
-      await h.runtime.stop();
-      const process = new CrashableProcess(h.store, h.checkpoints);
-      h.runtime = await startRuntime(process);
-      return process;
+      await runtime.stop();
+      const crashable = new CrashableProcess(h.store, h.checkpoints);
+      runtime = await startRuntime(crashable);
+      return crashable;
     }
 
     it('crashed after the decision is recorded, before any action: a new runtime runs the actions from the record, without asking the engine again', async () => {
       // Given a process that dies right after the decision is committed
       await define('crash-1');
-      const process = await crashableRuntime();
-      process.crashAt({ moment: 'after', when: appending('agent.decision-recorded') });
+      const crashable = await crashableRuntime();
+      crashable.crashAt({ moment: 'after', when: appending('agent.decision-recorded') });
       h.llm.respond('crash-1', () => [
         { action: 'call-webhook', url: HOOK, body: { n: 1 } },
         { action: 'remember', key: 'done', value: true },
       ]);
       const m1 = await send('crash-1', 'go');
-      await eventually('the crash', () => process.crashed || undefined);
+      await eventually('the crash', () => crashable.crashed || undefined);
       expect(await decisions('crash-1')).toHaveLength(1);
       expect(await actionResults('crash-1')).toEqual([]);
       expect(h.webhooks.calls).toEqual([]);
 
       // When a new runtime starts on the same store and checkpoints
-      h.runtime = await startRuntime();
+      runtime = await startRuntime();
       await settled('crash-1', 1);
 
       // Then the input was decided once, each action ran and was recorded once
@@ -666,19 +666,19 @@ describe('Agent runtime core (SQLite event store)', () => {
     it('crashed after some actions were recorded: only the unsettled ones run; a recorded webhook is not called again', async () => {
       // Given a process that dies once the webhook's (action 1) outcome is committed
       await define('crash-2');
-      const process = await crashableRuntime();
-      process.crashAt({ moment: 'after', when: appending('agent.action-executed', 1) });
+      const crashable = await crashableRuntime();
+      crashable.crashAt({ moment: 'after', when: appending('agent.action-executed', 1) });
       h.llm.respond('crash-2', () => [
         { action: 'remember', key: 'step', value: 1 },
         { action: 'call-webhook', url: HOOK, body: { n: 2 } },
         { action: 'emit-event', eventType: 'order.flagged', subject: 'order-2', data: { why: 'big' } },
       ]);
       await send('crash-2', 'go');
-      await eventually('the crash', () => process.crashed || undefined);
+      await eventually('the crash', () => crashable.crashed || undefined);
       expect((await actionResults('crash-2')).map((r) => r.data.index)).toEqual([0, 1]);
 
       // When a new runtime starts
-      h.runtime = await startRuntime();
+      runtime = await startRuntime();
       await settled('crash-2', 1);
 
       // Then only the emit-event ran; the webhook was called once in all
@@ -696,19 +696,19 @@ describe('Agent runtime core (SQLite event store)', () => {
     it('crashed after calling a webhook, before its outcome was recorded: the webhook is called again with the same idempotency key', async () => {
       // Given a process that dies while recording the webhook's outcome (nothing of it is stored)
       await define('crash-3');
-      const process = await crashableRuntime();
-      process.crashAt({ moment: 'before', when: appending('agent.action-executed', 0) });
+      const crashable = await crashableRuntime();
+      crashable.crashAt({ moment: 'before', when: appending('agent.action-executed', 0) });
       h.llm.respond('crash-3', () => [
         { action: 'call-webhook', url: HOOK, body: { n: 3 } },
         { action: 'remember', key: 'after', value: 'hook' },
       ]);
       await send('crash-3', 'go');
-      await eventually('the crash', () => process.crashed || undefined);
+      await eventually('the crash', () => crashable.crashed || undefined);
       expect(h.webhooks.calls).toHaveLength(1);
       expect(await actionResults('crash-3')).toEqual([]);
 
       // When a new runtime starts
-      h.runtime = await startRuntime();
+      runtime = await startRuntime();
       await settled('crash-3', 1);
 
       // Then the webhook was called again, with the same key, and its outcome recorded once
@@ -723,16 +723,16 @@ describe('Agent runtime core (SQLite event store)', () => {
     it('crashed in the middle of an LLM call: a new runtime decides that input once; inputs already decided are not decided again', async () => {
       // Given a first input fully decided, and the LLM call for a second one running when the process dies
       await define('crash-4');
-      const process = await crashableRuntime();
+      const crashable = await crashableRuntime();
       const m1 = await send('crash-4', 'one');
       (await h.llm.nthCall('crash-4', 0)).answer([{ action: 'remember', key: 'one', value: 1 }]);
       await settled('crash-4', 1);
       const m2 = await send('crash-4', 'two');
       const stale = await h.llm.nthCall('crash-4', 1);
-      process.crash();
+      crashable.crash();
 
       // When a new runtime starts (the mailbox is delivered again from the checkpoint the dead one saved)
-      h.runtime = await startRuntime();
+      runtime = await startRuntime();
 
       // Then the engine is asked again for the second input only
       const retry = await h.llm.nthCall('crash-4', 2);
@@ -753,18 +753,18 @@ describe('Agent runtime core (SQLite event store)', () => {
     it('crashed right after an interrupted decision was recorded as cancelled: a new runtime still decides both inputs, once each', async () => {
       // Given an interrupt agent whose process dies as soon as the cancellation is committed
       await define('crash-5', { mailboxPolicy: 'interrupt' });
-      const process = await crashableRuntime();
-      process.crashAt({ moment: 'after', when: appending('agent.decision-cancelled') });
+      const crashable = await crashableRuntime();
+      crashable.crashAt({ moment: 'after', when: appending('agent.decision-cancelled') });
       const m1 = await send('crash-5', 'one');
       const first = await h.llm.nthCall('crash-5', 0);
       const m2 = await send('crash-5', 'two');
-      await eventually('the crash', () => process.crashed || undefined);
+      await eventually('the crash', () => crashable.crashed || undefined);
       expect(first.state).toBe('aborted');
       expect(await cancellations('crash-5')).toHaveLength(1);
 
       // When a new runtime starts
       h.llm.respond('crash-5', (call) => [{ action: 'remember', key: call.input.ref, value: true }]);
-      h.runtime = await startRuntime();
+      runtime = await startRuntime();
 
       // Then no input is lost: every input is covered by exactly one recorded decision
       await eventually('both inputs decided', async () => {
@@ -776,6 +776,32 @@ describe('Agent runtime core (SQLite event store)', () => {
       await expectEachActionRecordedOnce('crash-5');
     });
 
+    it('an approval resolved while no runtime runs is acted on by the next one, once, with the proposal idempotency key', async () => {
+      // Given a proposed webhook call waiting for approval, and the runtime stopped
+      await define('approved-offline', { tools: ['propose'] });
+      h.llm.respond('approved-offline', () => [{ action: 'propose', proposed: { action: 'call-webhook', url: HOOK, body: { offline: true } } }]);
+      await send('approved-offline', 'refund');
+      const approvalsConversation = approvalsConversationId('approved-offline');
+      await eventually('the approval request', async () =>
+        ofType(await read(streamName('conversation', approvalsConversation, TENANT)), 'conversation.approval-requested').length === 1 || undefined,
+      );
+      await runtime.whenIdle();
+      await runtime.stop();
+      const [decision] = await decisions('approved-offline');
+
+      // When a person approves it, and then a runtime starts
+      const approvalId = actionOutputId(decision.data.decisionId, 0);
+      await conversation({ type: 'ResolveApproval', data: { conversationId: approvalsConversation, approvalId, decision: 'approve' } });
+      runtime = await startRuntime();
+
+      // Then the approved webhook is called once, with the proposal's key, and recorded once
+      await settled('approved-offline', 1);
+      await sleep(QUIET_PERIOD_MS);
+      expect(h.webhooks.calls.map((call) => call.idempotencyKey)).toEqual([actionKey(decision.data.decisionId, 0)]);
+      expect(h.llm.calls).toHaveLength(1);
+      await expectEachActionRecordedOnce('approved-offline');
+    });
+
     it('a lost checkpoint re-delivers the whole mailbox: nothing is decided or acted on twice', async () => {
       // Given inputs decided and acted on by a runtime that is then stopped
       await define('redelivered');
@@ -783,15 +809,15 @@ describe('Agent runtime core (SQLite event store)', () => {
       await send('redelivered', 'one');
       await send('redelivered', 'two');
       await settled('redelivered', 2);
-      await h.runtime.stop();
+      await runtime.stop();
 
       // When a runtime starts with no checkpoint at all
-      h.runtime = new AgentRuntime({ store: h.store, checkpoints: new InMemoryCheckpointStore(), webhooks: h.webhooks, llm: h.llm, now: h.clock.now, checkpointName: 'fresh' });
-      runtimes.push(h.runtime);
-      await h.runtime.start();
+      runtime = new AgentRuntime({ store: h.store, checkpoints: new InMemoryCheckpointStore(), webhooks: h.webhooks, llm: h.llm, now: h.clock.now, checkpointName: 'fresh' });
+      runtimes.push(runtime);
+      await runtime.start();
       const last = (await mailbox('redelivered')).at(-1)?.position ?? Number.POSITIVE_INFINITY;
-      await eventually('the re-delivered mailbox handed over', () => h.runtime.position >= last || undefined);
-      await h.runtime.whenIdle();
+      await eventually('the re-delivered mailbox handed over', () => runtime.position >= last || undefined);
+      await runtime.whenIdle();
       await sleep(QUIET_PERIOD_MS);
 
       // Then nothing more happened
@@ -808,11 +834,11 @@ describe('Agent runtime core (SQLite event store)', () => {
       const first = await h.llm.nthCall('stopped', 0);
 
       // When the runtime stops, then a new one starts
-      await h.runtime.stop();
+      await runtime.stop();
       expect(first.state).toBe('aborted');
       expect(await failures('stopped')).toEqual([]);
       expect(await cancellations('stopped')).toEqual([]);
-      h.runtime = await startRuntime();
+      runtime = await startRuntime();
 
       // Then the input is decided once, by the new runtime
       const second = await h.llm.nthCall('stopped', 1);
@@ -1228,7 +1254,7 @@ describe('Agent runtime core (SQLite event store)', () => {
         expect.objectContaining({ index: 0, action: 'propose', result: expect.objectContaining({ approval: 'reject', proposed: 'call-webhook', how: 'cancelled' }) }),
         expect.objectContaining({ index: 1, action: 'propose', result: expect.objectContaining({ approval: 'reject', proposed: 'remember', how: 'cancelled' }) }),
       ]);
-      await h.runtime.whenIdle();
+      await runtime.whenIdle();
       await sleep(QUIET_PERIOD_MS);
       expect(h.webhooks.calls).toEqual([]);
       expect(ofType(await agentStream('closing'), 'agent.memory-updated')).toEqual([]);
@@ -1354,7 +1380,7 @@ describe('Agent runtime core (SQLite event store)', () => {
       call.answer([{ action: 'call-webhook', url: HOOK }]);
 
       // Then nothing is recorded or run, and the input is done with
-      await h.runtime.whenIdle();
+      await runtime.whenIdle();
       await sleep(QUIET_PERIOD_MS);
       expect(await decisions('leaving')).toEqual([]);
       expect(await failures('leaving')).toEqual([]);
@@ -1379,7 +1405,7 @@ describe('Agent runtime core (SQLite event store)', () => {
       const m2 = await send('napper', 'two');
 
       // Then they wait in its mailbox, undecided
-      await eventually('both in the mailbox and handed over', async () => ((await mailbox('napper')).length === 2 && h.runtime.backlog === 2) || undefined);
+      await eventually('both in the mailbox and handed over', async () => ((await mailbox('napper')).length === 2 && runtime.backlog === 2) || undefined);
       await sleep(QUIET_PERIOD_MS);
       expect(h.llm.calls).toEqual([]);
 
@@ -1389,8 +1415,8 @@ describe('Agent runtime core (SQLite event store)', () => {
       // Then it decides on them in mailbox order
       await eventually('two decisions', async () => ((await decisions('napper')).length === 2 ? true : undefined));
       expect((await decisions('napper')).map((d) => d.data.input.ref)).toEqual([m1, m2]);
-      await h.runtime.whenIdle();
-      expect(h.runtime.backlog).toBe(0);
+      await runtime.whenIdle();
+      expect(runtime.backlog).toBe(0);
     });
 
     it('pausing an agent while it decides: nothing is recorded until it resumes, then the input is decided once', async () => {
@@ -1426,7 +1452,7 @@ describe('Agent runtime core (SQLite event store)', () => {
       await pause('retiree');
       await send('retiree', 'one');
       await send('retiree', 'two');
-      await eventually('both handed over', () => h.runtime.backlog === 2 || undefined);
+      await eventually('both handed over', () => runtime.backlog === 2 || undefined);
 
       // When it is retired, and a person writes in its conversation afterwards
       await retire('retiree');
@@ -1434,8 +1460,8 @@ describe('Agent runtime core (SQLite event store)', () => {
       await h.router.waitUntilProcessed(await h.store.headPosition());
 
       // Then its inputs are dropped: nothing decided, nothing pending, nothing new enqueued
-      await h.runtime.whenIdle();
-      expect(h.runtime.backlog).toBe(0);
+      await runtime.whenIdle();
+      expect(runtime.backlog).toBe(0);
       expect(await mailbox('retiree')).toHaveLength(2);
       await sleep(QUIET_PERIOD_MS);
       expect(h.llm.calls).toEqual([]);
@@ -1443,10 +1469,10 @@ describe('Agent runtime core (SQLite event store)', () => {
       expect(await failures('retiree')).toEqual([]);
 
       // And a restarted runtime does not decide them either
-      await h.runtime.stop();
-      h.runtime = await startRuntime();
+      await runtime.stop();
+      runtime = await startRuntime();
       await sleep(QUIET_PERIOD_MS);
-      await h.runtime.whenIdle();
+      await runtime.whenIdle();
       expect(h.llm.calls).toEqual([]);
     });
   });
