@@ -121,6 +121,11 @@ class LlmCall {
     return this.settle('answered', () => this.resolveResult({ output: { scripted: true, actions }, actions, usage }));
   }
 
+  /** The engine fails (provider down, unusable answer). */
+  fail(error: Error): boolean {
+    return this.settle('answered', () => this.rejectResult(error));
+  }
+
   private settle(outcome: 'answered' | 'aborted', effect: () => void): boolean {
     if (this.outcome !== 'pending') return false;
     this.outcome = outcome;
@@ -1318,10 +1323,31 @@ describe('Agent runtime core (SQLite event store)', () => {
   });
 
   /* ------------------------------------------------------------------------------------------------ */
-  /* Answers the agent's definition refuses                                                             */
+  /* Failed and refused decisions                                                                       */
   /* ------------------------------------------------------------------------------------------------ */
 
-  describe('answers the agent refuses', () => {
+  describe('failed and refused decisions', () => {
+    it('an engine failure is recorded as a failed decision with its reason; the input is not retried and the mailbox goes on', async () => {
+      // Given an agent with two inputs
+      await define('flaky');
+      const m1 = await send('flaky', 'one');
+      const m2 = await send('flaky', 'two');
+
+      // When its engine fails on the first
+      (await h.llm.nthCall('flaky', 0)).fail(new Error('provider unavailable'));
+
+      // Then the failure is recorded, and the next input is decided
+      const second = await h.llm.nthCall('flaky', 1);
+      expect(second.input.ref).toBe(m2);
+      second.answer([]);
+      await eventually('the second decision', async () => ((await decisions('flaky')).length === 1 ? true : undefined));
+      const [failed] = await failures('flaky');
+      expect(failed.data).toMatchObject({ input: { ref: m1 }, error: { code: 'LLM_ENGINE_ERROR', message: 'provider unavailable' }, engine: { type: 'llm', provider: 'fake' } });
+      await sleep(QUIET_PERIOD_MS);
+      expect(h.llm.calls).toHaveLength(2);
+      await expectEachInputDecidedOnce('flaky');
+    });
+
     it('a rule whose template renders an invalid action is recorded as a failed decision, and the mailbox goes on', async () => {
       // Given a rules agent one of whose rules renders an empty reply
       await define('templated', {
