@@ -96,7 +96,7 @@ export class ActionExecutor {
     };
   }
 
-  rejected(approvalId: string, proposed: DirectAgentAction, how: 'rejected' | 'expired' | 'cancelled'): ActionStep {
+  rejected(approvalId: string, proposed: DirectAgentAction, how: 'rejected' | 'expired' | 'cancelled' | 'agent-retired'): ActionStep {
     return { kind: 'settle', outcome: { status: 'succeeded', result: { approval: 'reject', approvalId, proposed: proposed.action, how } }, requests: [] };
   }
 

@@ -52,7 +52,7 @@ import { AgentRuntime } from './agent-runtime';
 import { InMemoryCheckpointStore, type CheckpointStore } from './checkpoint-store.port';
 import type { LlmDecider, LlmDeciderFailure, LlmDeciderRequest, LlmDeciderResult } from './llm-decider.port';
 import { RuntimeDeadlines } from './runtime-deadlines';
-import { actionKey, actionOutputId, approvalsConversationId, decisionIdFor } from './runtime-ids';
+import { actionKey, actionOutputId, approvalsConversationId, cancelledDecisionId, decisionIdFor } from './runtime-ids';
 import type { WebhookClient, WebhookRequest, WebhookResult } from './webhook-client.port';
 
 const TENANT = DEFAULT_TENANT_ID;
@@ -516,6 +516,29 @@ describe('Agent runtime core (SQLite event store)', () => {
   /* ------------------------------------------------------------------------------------------------ */
 
   describe('mailbox policies', () => {
+    it('an LLM decision outside a conversation sees the chain and the agent\'s earlier inputs with what it did about them, newest last', async () => {
+      // Given an agent that already decided on two messages
+      await define('historian');
+      h.llm.respond('historian', (call) => [{ action: 'remember', key: 'last', value: (call.request.input as { message: { content: string } }).message.content }]);
+      await send('historian', 'first', 'chain-h1');
+      await settled('historian', 1);
+      await send('historian', 'second', 'chain-h2');
+      await settled('historian', 2);
+
+      // When a third message arrives
+      await send('historian', 'third', 'chain-h3');
+      await settled('historian', 3);
+
+      // Then its model call got the two earlier inputs and their actions as turns, and the chain
+      const call = await h.llm.nthCall('historian', 2);
+      const history = call.request.history ?? [];
+      expect(history.map((turn) => turn.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
+      expect(history[0].content).toContain('"content":"first"');
+      expect(history[1].content).toContain('"value":"first"');
+      expect(history[2].content).toContain('"content":"second"');
+      expect((call.request.input as { chain: unknown }).chain).toEqual({ correlationId: 'chain-h3', hop: 1 });
+    });
+
     it('queue: inputs that arrive while a decision runs are decided one by one, in mailbox order; two agents decide at the same time', async () => {
       // Given two agents with the queue policy, and a first decision of agent A running
       await define('queue-a', { mailboxPolicy: 'queue' });
@@ -608,7 +631,7 @@ describe('Agent runtime core (SQLite event store)', () => {
       await settled('interrupter', 1);
 
       const entries = await mailbox('interrupter');
-      const cancelledId = decisionIdFor('interrupter', entries[0].eventId);
+      const cancelledId = cancelledDecisionId(decisionIdFor('interrupter', entries[0].eventId), entries[1].eventId);
       const [cancelled] = await cancellations('interrupter');
       expect(cancelled.data).toMatchObject({ decisionId: cancelledId, input: { ref: m1 }, interruptedBy: entries[1].eventId });
       const recorded = await decisions('interrupter');
@@ -779,6 +802,9 @@ describe('Agent runtime core (SQLite event store)', () => {
       await settled('crash-5', (await decisions('crash-5')).length);
       await expectEachInputDecidedOnce('crash-5');
       await expectEachActionRecordedOnce('crash-5');
+      // And the ledger keeps the cancelled attempt apart from the decision that replaced it
+      const [cancelled] = await cancellations('crash-5');
+      expect((await decisions('crash-5')).map((d) => d.data.decisionId)).not.toContain(cancelled.data.decisionId);
     });
 
     it('an approval resolved while no runtime runs is acted on by the next one, once, with the proposal idempotency key', async () => {
@@ -1200,6 +1226,22 @@ describe('Agent runtime core (SQLite event store)', () => {
       expect(ofType<{ key: string; value: unknown }>(await agentStream('proposer'), 'agent.memory-updated').map((e) => e.data)).toEqual([
         expect.objectContaining({ key: 'refund', value: 'order-7', decisionId, index: 1 }),
       ]);
+    });
+
+    it('a proposal approved after its agent was retired does not run; it is recorded as rejected because of the retirement', async () => {
+      // Given a proposed webhook call waiting for approval
+      await define('retiring', { tools: ['propose'] });
+      const { conversationId, decisionId } = await proposeInConversation('retiring', [{ action: 'call-webhook', url: HOOK, body: { late: true } }]);
+
+      // When the agent is retired, and then a person approves
+      await retire('retiring');
+      await resolve(conversationId, actionOutputId(decisionId, 0), 'approve');
+
+      // Then nothing runs, and the outcome says why
+      await settled('retiring', 1);
+      expect(h.webhooks.calls).toEqual([]);
+      const [result] = await actionResults('retiring');
+      expect(result.data).toMatchObject({ index: 0, action: 'propose', result: { approval: 'reject', how: 'agent-retired', proposed: 'call-webhook' } });
     });
 
     it('an approved proposal to send a message delivers it, like a direct send-message', async () => {

@@ -30,7 +30,7 @@ import type { ActionExecutor, ActionStep, RecordedDecisionContext } from './acti
 import type { ChainLedger, LoadedChain } from './chain-ledger';
 import type { EntityStateReader } from './entity-state-reader';
 import type { LlmDecider, LlmTurn } from './llm-decider.port';
-import { actionOutputId, decisionIdFor, runtimeEventId } from './runtime-ids';
+import { actionOutputId, cancelledDecisionId, decisionIdFor, runtimeEventId } from './runtime-ids';
 import type { RuntimeLogger } from './runtime-logger.port';
 import type { TokenStream } from './token-stream.port';
 
@@ -113,6 +113,8 @@ export class AgentWorker {
   private revision = -1;
   private loaded = false;
   private readonly open = new Map<string, OpenDecisionRecord>();
+  /** The agent's latest decisions, oldest first: the "recent inputs" an LLM decision sees outside conversations. */
+  private readonly recent: { readonly input: unknown; readonly actions: unknown }[] = [];
   private readonly queue: WorkItem[] = [];
   /** Inputs of a cancelled (interrupted) decision: decided again together with what interrupted them. */
   private carry: InputItem[] = [];
@@ -272,11 +274,13 @@ export class AgentWorker {
     const recorded = await this.deps.store.readStream(this.streamName);
     let state: ReturnType<typeof agentDecider.initialState> = agentDecider.initialState();
     const decisions = new Map<string, OpenDecisionRecord>();
+    this.recent.length = 0;
     for (const event of recorded) {
       state = agentDecider.evolve(state, { type: event.type, data: event.data } as AgentEvent);
       if (event.type === 'agent.decision-recorded') {
         const data = event.data as AgentDecisionRecorded['data'];
         if (data.actions.length > 0) decisions.set(data.decisionId, { eventId: event.eventId, data, hop: data.hop ?? event.metadata.hop });
+        this.remember(data);
       }
     }
     this.state = state;
@@ -383,7 +387,7 @@ export class AgentWorker {
           ? (delta: string) => tokens.publish({ tenantId: this.tenantId, conversationId, agentId: this.agentId, messageId: actionOutputId(decisionId, 0), delta })
           : undefined;
       try {
-        const history = conversationId !== undefined ? await this.historyOf(conversationId, last.input.ref) : [];
+        const history = conversationId !== undefined ? await this.historyOf(conversationId, last.input.ref) : this.recentTurns();
         const decided = await llm.decide(
           llmEngine,
           {
@@ -404,7 +408,14 @@ export class AgentWorker {
             () => ({
               command: {
                 type: 'RecordDecisionCancellation',
-                data: { agentId: this.agentId, decisionId, input, reason: 'interrupted by a newer input', interruptedBy: reason.by, latencyMs: elapsed(started) },
+                data: {
+                  agentId: this.agentId,
+                  decisionId: cancelledDecisionId(decisionId, reason.by),
+                  input,
+                  reason: 'interrupted by a newer input',
+                  interruptedBy: reason.by,
+                  latencyMs: elapsed(started),
+                },
               },
               requests: [],
             }),
@@ -526,6 +537,7 @@ export class AgentWorker {
         this.applyOwn(events, results[0].nextExpectedRevision);
         if (chain !== null && results[1] !== undefined) this.deps.chains.appended(chain, chainEvents, results[1].nextExpectedRevision);
         const recorded = events.find((event): event is AgentDecisionRecorded => event.type === 'agent.decision-recorded');
+        if (recorded !== undefined) this.remember(recorded.data);
         if (recorded !== undefined && recorded.data.actions.length > 0) {
           this.open.set(decisionId, { eventId: requests[0].events[events.indexOf(recorded)].eventId, data: recorded.data, hop: metadata.hop });
         }
@@ -585,8 +597,12 @@ export class AgentWorker {
     const open = this.state?.openDecisions[approval.decisionId];
     if (record === undefined || open === undefined || open.settled.includes(approval.index)) return;
     const context = this.recordedContext(record);
+    // A retired agent does nothing more, even what a person approves after its retirement.
+    const retired = this.state?.status === 'retired';
     await this.settle(context, approval.index, approval.proposed.action === 'call-webhook', async () =>
-      approval.decision === 'approve'
+      retired
+        ? this.deps.actions.rejected(approval.approvalId, approval.proposed, 'agent-retired')
+        : approval.decision === 'approve'
         ? this.deps.actions.approved(this.recordedContext(record), approval.index, approval.proposed, approval.approvalId)
         : this.deps.actions.rejected(approval.approvalId, approval.proposed, approval.how === 'resolved' ? 'rejected' : approval.how),
     );
@@ -715,6 +731,7 @@ export class AgentWorker {
       ...(inputs.length > 1 && { coalesced: inputs.slice(0, -1) }),
       memory: agent.memory,
       agent: { id: agent.id, name: agent.definition.name, kind: agent.definition.kind },
+      chain: { correlationId: last.metadata.correlationId, hop: last.metadata.hop + 1 },
     };
     const mailboxInput = last.input;
     switch (mailboxInput.kind) {
@@ -756,6 +773,29 @@ export class AgentWorker {
         turns.push({ role: 'assistant', content: data.content ?? '' });
       }
     }
+    return this.withinBudget(turns);
+  }
+
+  /** Outside a conversation: the agent's latest inputs and what it decided on them, as turns. */
+  private recentTurns(): LlmTurn[] {
+    return this.withinBudget(
+      this.recent.flatMap(({ input, actions }) => [
+        { role: 'user' as const, content: `Earlier input (JSON):\n${JSON.stringify(input)}` },
+        { role: 'assistant' as const, content: `Actions taken (JSON):\n${JSON.stringify(actions)}` },
+      ]),
+    );
+  }
+
+  private remember(decision: AgentDecisionRecorded['data']): void {
+    this.recent.push({ input: decision.input.payload, actions: decision.actions.map(({ action }) => action) });
+    if (this.recent.length > this.deps.historyMessages) this.recent.splice(0, this.recent.length - this.deps.historyMessages);
+  }
+
+  /**
+   * The newest turns that fit: at most `historyMessages`, and at most `historyCharacters` in all (the
+   * token budget, estimated at four characters per token: no tokenizer is downloaded).
+   */
+  private withinBudget(turns: readonly LlmTurn[]): LlmTurn[] {
     const kept: LlmTurn[] = [];
     let characters = 0;
     for (let i = turns.length - 1; i >= 0 && kept.length < this.deps.historyMessages; i -= 1) {

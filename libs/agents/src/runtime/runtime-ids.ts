@@ -13,6 +13,14 @@ export function decisionIdFor(agentId: string, mailboxEntryId: string): string {
   return uuidv5(`decision\n${agentId}\n${mailboxEntryId}`, RUNTIME_NAMESPACE);
 }
 
+/**
+ * The ledger id of a decision cancelled by an interrupt. Distinct from `decisionIdFor`: after a
+ * restart the same input may be decided under the decision id the cancelled attempt would have had.
+ */
+export function cancelledDecisionId(decisionId: string, interruptedBy: string): string {
+  return uuidv5(`cancelled\n${decisionId}\n${interruptedBy}`, RUNTIME_NAMESPACE);
+}
+
 /** The idempotency key of action `index` of a decision, as sent to webhooks (`Idempotency-Key`). */
 export function actionKey(decisionId: string, index: number): string {
   return `${decisionId}:${index}`;

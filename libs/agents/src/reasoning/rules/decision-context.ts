@@ -12,6 +12,7 @@ import type { CloudEventView } from '../../routing/cloud-event-view';
  *   null when the subject has none yet.
  * - `memory`: the agent's memory (what `remember` actions stored).
  * - `agent`: `{ id, name, kind }` of the deciding agent.
+ * - `chain`: `{ correlationId, hop }` of the input's chain (hop of what the decision causes).
  *
  * It must be JSON data (no functions, class instances or cycles): the decision is recorded and
  * replayed from it.
@@ -25,4 +26,6 @@ export interface DecisionContext {
   readonly entity?: EntityState | null;
   readonly memory: Readonly<Record<string, unknown>>;
   readonly agent: { readonly id: string; readonly name: string; readonly kind: AgentKind };
+  /** The chain the input belongs to, and the hop of what this decision causes. */
+  readonly chain?: { readonly correlationId: string; readonly hop: number };
 }
