@@ -29,6 +29,32 @@ describe('SqliteEventStore (file specifics)', () => {
   beforeEach(() => ({ dir, remove } = tempDir()));
   afterEach(() => remove());
 
+  it('reads from its in-memory tail exactly what is stored, even when another writer appends to the same file in between', async () => {
+    const file = join(dir, 'events.db');
+    const a = new SqliteEventStore(file, { tailCacheEvents: 100 });
+    const b = new SqliteEventStore(file, { tailCacheEvents: 100 });
+    const streams = [uniqueStream(), uniqueStream()];
+    await a.append(streams[0], newEvents(3), { expected: 'no_stream' });
+    await b.append(streams[1], newEvents(2), { expected: 'no_stream' });
+    await a.append(streams[0], newEvents(2), { expected: 2 });
+    await b.append(streams[1], newEvents(1, 'other.kind'), { expected: 1 });
+    // A's tail holds only its own appends (with a gap where B wrote); reads must still see everything.
+    const raw = new Database(file, { readonly: true });
+    const stored = (raw.prepare('select position, event_id as eventId from events order by position').all() as { position: number; eventId: string }[]);
+    raw.close();
+    for (const after of [0, 2, 3, 5, 6, 7]) {
+      expect((await a.readAll({ after })).map((e) => e.eventId)).toEqual(stored.filter((row) => row.position > after).map((row) => row.eventId));
+      expect((await a.readAll({ after, limit: 2 })).map((e) => e.position)).toEqual(stored.filter((row) => row.position > after).slice(0, 2).map((row) => row.position));
+    }
+    expect((await a.readAll({ after: 0, filter: { types: ['other.*'] } })).map((e) => e.streamName)).toEqual([streams[1]]);
+    // The cached events decode exactly as rows read from the database do.
+    const plain = new SqliteEventStore(file, { tailCacheEvents: 0 });
+    expect(await a.readAll()).toEqual(await plain.readAll());
+    await plain.close();
+    await a.close();
+    await b.close();
+  });
+
   it('keeps events across reopen and continues positions after them', async () => {
     const file = join(dir, 'events.db');
     const stream = uniqueStream();

@@ -15,6 +15,7 @@ import {
   type SubscriptionHandler,
   type SubscriptionOptions,
 } from '@meridian/domain';
+import { TailCache } from './tail-cache';
 import { planAppends, resolveResults, type AppendLookup, type StoredEventRef, type StreamHead } from './append-planner';
 import { AppendNotifier, SubscriptionRegistry, type SubscriptionTuning } from './polling-subscription';
 import type { Upcasters } from './upcasters';
@@ -34,6 +35,8 @@ export interface SqliteEventStoreOptions extends SubscriptionTuning {
   readonly busyTimeoutMs?: number;
   /** Clock for `recordedAt`. */
   readonly now?: () => Date;
+  /** Newest appended events kept decoded in memory for readers (see TailCache). Default 20,000; 0 disables. */
+  readonly tailCacheEvents?: number;
 }
 
 interface EventRow {
@@ -80,7 +83,8 @@ export class SqliteEventStore implements EventStore {
   private readonly subscriptions: SubscriptionRegistry;
   private readonly readAllStatements = new Map<string, Database.Statement<unknown[], EventRow>>();
   private readonly statements: ReturnType<SqliteEventStore['prepare']>;
-  private readonly writeBatch: (requests: readonly AppendRequest[], recordedAt: string) => AppendResult[];
+  private readonly writeBatch: (requests: readonly AppendRequest[], recordedAt: string) => { results: AppendResult[]; committed: RecordedEvent[] };
+  private readonly tail: TailCache;
   private closed = false;
   /** Subscriptions are stopped (handlers finish) before the store closes; repeated calls share it. */
   private closing: Promise<void> | null = null;
@@ -108,24 +112,22 @@ export class SqliteEventStore implements EventStore {
       storedEvent: (id) => storedEvent.get(id),
     };
     // IMMEDIATE takes the write lock up front: the lookups and the inserts see one state.
-    const transaction = this.db.transaction((requests: readonly AppendRequest[], recordedAt: string): AppendResult[] => {
+    this.tail = new TailCache(options.tailCacheEvents ?? 20_000);
+    const transaction = this.db.transaction((requests: readonly AppendRequest[], recordedAt: string) => {
       const plan = planAppends(requests, lookup);
       const positions = new Array<number>(plan.rows.length);
+      const committed: RecordedEvent[] = [];
       for (let i = 0; i < plan.rows.length; i++) {
         const { streamName, revision, event } = plan.rows[i];
-        const info = insert.run(
-          streamName,
-          revision,
-          event.eventId,
-          event.type,
-          JSON.stringify(event.data) ?? 'null',
-          JSON.stringify(event.metadata),
-          event.schemaVersion ?? 1,
-          recordedAt,
-        );
+        const data = JSON.stringify(event.data) ?? 'null';
+        const metadata = JSON.stringify(event.metadata);
+        const schemaVersion = event.schemaVersion ?? 1;
+        const info = insert.run(streamName, revision, event.eventId, event.type, data, metadata, schemaVersion, recordedAt);
         positions[i] = Number(info.lastInsertRowid);
+        // Decoded from the stored text, exactly as a reader of the row would get it.
+        committed.push(this.toRecorded({ position: positions[i], stream_name: streamName, revision, event_id: event.eventId, type: event.type, data, metadata, schema_version: schemaVersion, recorded_at: recordedAt }));
       }
-      return resolveResults(plan, positions);
+      return { results: resolveResults(plan, positions), committed };
     });
     this.writeBatch = (requests, recordedAt) => transaction.immediate(requests, recordedAt);
   }
@@ -157,7 +159,9 @@ export class SqliteEventStore implements EventStore {
 
   async appendMany(requests: readonly AppendRequest[]): Promise<AppendResult[]> {
     this.assertOpen();
-    const results = this.writeBatch(requests, (this.options.now?.() ?? new Date()).toISOString());
+    const { results, committed } = this.writeBatch(requests, (this.options.now?.() ?? new Date()).toISOString());
+    // Only once the transaction has committed: a rolled-back batch never reaches readers.
+    this.tail.add(committed.sort((a, b) => a.position - b.position));
     if (results.some((r) => !r.duplicate)) this.notifier.notify();
     return results;
   }
@@ -180,6 +184,15 @@ export class SqliteEventStore implements EventStore {
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
     this.assertOpen();
+    const cached = this.tail.read(options);
+    if (cached === null) return this.readAllFromDatabase(options);
+    if (cached.complete) return cached.events;
+    const limit = options.limit === undefined ? undefined : options.limit - cached.events.length;
+    const beyond = await this.readAllFromDatabase({ ...options, after: cached.lastPosition, ...(limit !== undefined && { limit }) });
+    return beyond.length === 0 ? cached.events : [...cached.events, ...beyond];
+  }
+
+  private readAllFromDatabase(options: ReadAllOptions): RecordedEvent[] {
     const { sql, params } = filterSql(options.filter);
     let statement = this.readAllStatements.get(sql);
     if (!statement) {
