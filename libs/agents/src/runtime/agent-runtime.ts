@@ -12,6 +12,7 @@ import { AgentWorker, type ApprovalOutcomeItem } from './agent-worker';
 import { ChainLedger } from './chain-ledger';
 import type { CheckpointStore } from './checkpoint-store.port';
 import { EntityStateReader } from './entity-state-reader';
+import { GroupCommitEventStore } from './group-commit-event-store';
 import type { LlmDecider } from './llm-decider.port';
 import { SILENT_RUNTIME_LOGGER, type RuntimeLogger } from './runtime-logger.port';
 import type { TokenStream } from './token-stream.port';
@@ -70,6 +71,8 @@ export class AgentRuntime {
   private readonly workers = new Map<string, AgentWorker>();
   private readonly inFlight = new Set<GlobalPosition>();
   private readonly actions: ActionExecutor;
+  /** The workers' writes, group-committed (see GroupCommitEventStore). */
+  private readonly writes: GroupCommitEventStore;
   private readonly chains: ChainLedger;
   private readonly entities: EntityStateReader;
   private readonly logger: RuntimeLogger;
@@ -85,6 +88,7 @@ export class AgentRuntime {
 
   constructor(private readonly options: AgentRuntimeOptions) {
     this.actions = new ActionExecutor(options.store, options.webhooks);
+    this.writes = new GroupCommitEventStore(options.store);
     this.chains = new ChainLedger(options.store);
     this.entities = new EntityStateReader(options.store);
     this.logger = options.logger ?? SILENT_RUNTIME_LOGGER;
@@ -219,7 +223,7 @@ export class AgentRuntime {
     let worker = this.workers.get(key);
     if (worker === undefined) {
       worker = new AgentWorker(tenantId, agentId, {
-        store: this.options.store,
+        store: this.writes,
         actions: this.actions,
         chains: this.chains,
         entities: this.entities,

@@ -11,3 +11,4 @@ export * from './runtime-ids';
 export * from './runtime-logger.port';
 export * from './token-stream.port';
 export * from './webhook-client.port';
+export * from './group-commit-event-store';

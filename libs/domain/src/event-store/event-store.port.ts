@@ -88,6 +88,12 @@ export interface SubscriptionOptions {
   readonly filter?: EventFilter;
   /** Maximum events per `onEvents` call. */
   readonly batchSize?: number;
+  /**
+   * Once live, how long to wait after being woken by an append before reading, so that appends
+   * arriving close together are delivered as one batch. For consumers whose cost is per batch
+   * (projections: one transaction each) rather than per event. Default 0.
+   */
+  readonly lingerMs?: number;
 }
 
 export interface SubscriptionHandler {

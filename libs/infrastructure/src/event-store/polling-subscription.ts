@@ -126,6 +126,8 @@ class PollingSubscription implements Subscription {
         }
       }
       if (!this.woken && this.running) await this.pause(this.tuning.pollIntervalMs, true);
+      const linger = this.options.lingerMs ?? 0;
+      if (linger > 0 && this.running) await this.pause(linger, false);
     }
   }
 

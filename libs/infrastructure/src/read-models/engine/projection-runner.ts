@@ -13,6 +13,8 @@ export interface ProjectionRunnerOptions {
   readonly store: EventStore;
   readonly dataSource: DataSource;
   readonly batchSize: number;
+  /** Live: wait this long after an append before reading, to project appends close together in one transaction. */
+  readonly lingerMs?: number;
   readonly logger: ReadModelLogger;
   /** After a batch (or a catch-up advance) committed: the checkpoint is now `position`. */
   readonly onCommitted?: (position: number) => void;
@@ -115,7 +117,7 @@ export class ProjectionRunner {
         },
         onError: (error) => logger.warn('projection subscription error', { projection: this.projection.name, version: this.version, ...errorFields(error) }),
       },
-      { after: this.checkpoint, filter: this.projection.filter, batchSize },
+      { after: this.checkpoint, filter: this.projection.filter, batchSize, ...(this.options.lingerMs !== undefined && { lingerMs: this.options.lingerMs }) },
     );
   }
 
