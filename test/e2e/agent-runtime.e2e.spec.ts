@@ -88,7 +88,7 @@ describe('Agent runtime (standalone): routing, rules decisions, actions, convers
     expect(all.map((m) => m.content)).toEqual(['hello there', expect.stringContaining('hello there'), 'goodbye', 'hello again', expect.stringContaining('hello again')]);
   });
 
-  it('routes ingested events to active subscribers only; acts once per action; a resumed agent gets no replay', async () => {
+  it('routes ingested events to active subscribers only; acts once per action; a resumed agent gets no replay unless asked', async () => {
     const watcher = await post('/api/v1/agents', {
       name: 'big-orders',
       kind: 'executor',
@@ -146,6 +146,19 @@ describe('Agent runtime (standalone): routing, rules decisions, actions, convers
       return items.length >= 2 ? items : undefined;
     });
     expect(after.map((d) => ((d.input as Json).payload as Json).subject)).toEqual([`order-${runId}-1`, `order-${runId}-5`]);
+
+    // Asked to, a resume also routes what the agent missed while paused, in order, before what comes next.
+    await post(`/api/v1/agents/${watcher.id}/pause`);
+    await post('/api/v1/events', [cloudEvent(`${runId}-6`, { data: { amount: 600 } }), cloudEvent(`${runId}-7`, { data: { amount: 5 } }), cloudEvent(`${runId}-8`, { data: { amount: 800 } })]);
+    const bad = await api.request(`/api/v1/agents/${watcher.id}/resume?replayMissed=yes`, { method: 'POST' });
+    expect(bad.status).toBe(400);
+    await post(`/api/v1/agents/${watcher.id}/resume?replayMissed=true`);
+    await post('/api/v1/events', [cloudEvent(`${runId}-9`, { data: { amount: 900 } })]);
+    const replayed = await eventually('the missed events decided', async () => {
+      const items = await decisions(watcher.id as string);
+      return items.length >= 5 ? items : undefined;
+    });
+    expect(replayed.map((d) => ((d.input as Json).payload as Json).subject)).toEqual([1, 5, 6, 8, 9].map((n) => `order-${runId}-${n}`));
   });
 
   it('two agents that keep messaging each other are halted by the chain budget; the chain endpoint says why', async () => {

@@ -5,6 +5,7 @@ import {
   type Actor,
   type AgentEvent,
   type AgentMessageReceived,
+  type AgentResumed,
   type AgentMessageSent,
   type AgentSubscription,
   type ConversationMessagePosted,
@@ -22,7 +23,7 @@ import {
   type RecordedEvent,
   type Subscription,
 } from '@meridian/domain';
-import { cloudEventViewOf } from '../routing/cloud-event-view';
+import { cloudEventViewOf, type CloudEventView } from '../routing/cloud-event-view';
 import { SubscriptionIndex, type SubscriptionErrorHandler } from '../routing/subscription-matcher';
 import type { CheckpointStore } from './checkpoint-store.port';
 
@@ -70,6 +71,8 @@ type AgentStatus = 'active' | 'paused' | 'retired';
 interface AgentRecord {
   readonly subscriptions: readonly AgentSubscription[];
   readonly status: AgentStatus;
+  /** Global position of the pause in force (for a resume that replays what was missed). */
+  readonly pausedAt?: number;
   readonly kind?: string;
   readonly tags?: readonly string[];
 }
@@ -218,7 +221,11 @@ export class AgentRouter {
       const parsed = parseStreamName(event.streamName);
       if (parsed === null) continue;
       if (parsed.category === 'agent') {
+        const pausedAt = event.type === 'agent.resumed' ? this.tenantOf(parsed.tenantId).agents.get(parsed.id)?.pausedAt : undefined;
         this.applyIfLifecycle(event, undo);
+        if (event.type === 'agent.resumed' && (event.data as AgentResumed['data']).replayMissed === true && pausedAt !== undefined) {
+          await this.replayMissed(parsed.tenantId, parsed.id, pausedAt, event.position, requests);
+        }
         if (event.type === 'agent.message-received') this.routeReceivedMessage(event, parsed.tenantId, parsed.id, requests);
         else if (event.type === 'agent.message-sent') this.routeSentMessage(event, parsed.tenantId, parsed.id, requests);
       } else if (parsed.category === 'conversation') {
@@ -250,13 +257,7 @@ export class AgentRouter {
     const agentIds = tenant.index.matchView(view);
     if (agentIds.length === 0) return;
     const now = this.now();
-    const input: MailboxEventInput = {
-      kind: 'event',
-      ref: event.eventId,
-      position: event.position,
-      type: event.type,
-      ...(view.subject !== null ? { subject: view.subject } : {}),
-    };
+    const input = eventInput(event, view);
     const metadata: EventMetadata = {
       occurredAt: now,
       correlationId: event.metadata.correlationId,
@@ -271,6 +272,31 @@ export class AgentRouter {
       const enqueued: MailboxInputEnqueued = { type: 'mailbox.input-enqueued', data: { agentId, input, enqueuedAt: now } };
       const entry: NewEvent = { eventId: mailboxEntryId(agentId, event.eventId), type: enqueued.type, data: enqueued.data, metadata };
       requests.push({ streamName: streamName('mailbox', agentId, tenantId), events: [entry], expected: 'any' });
+    }
+  }
+
+  /**
+   * Routes to a resumed agent the ingested events its subscriptions matched between its pause and
+   * its resume, in order, as they would have been routed then. Mailbox entry ids are the same as
+   * live routing's, so an event that did reach the agent (or a replay after a restart) is not
+   * enqueued twice.
+   */
+  private async replayMissed(tenantId: string, agentId: string, from: number, to: number, requests: AppendRequest[]): Promise<void> {
+    const record = this.tenantOf(tenantId).agents.get(agentId);
+    if (record === undefined) return;
+    const index = new SubscriptionIndex({ onError: this.options.onFilterError });
+    index.set(agentId, record.subscriptions);
+    const prefixes = [...ROUTED_CATEGORIES].map((category) => `${tenantId}/${category}-`);
+    for (let after = from; after < to; ) {
+      const page = await this.options.store.readAll({ after, limit: REBUILD_PAGE_SIZE, filter: { streamPrefixes: prefixes } });
+      for (const event of page) {
+        if (event.position >= to) return;
+        const view = cloudEventViewOf(event);
+        if (view === undefined || index.matchView(view).length === 0) continue;
+        this.enqueue(event, tenantId, agentId, eventInput(event, view), requests);
+      }
+      if (page.length < REBUILD_PAGE_SIZE) return;
+      after = page[page.length - 1].position;
     }
   }
 
@@ -355,7 +381,7 @@ export class AgentRouter {
     const agentId = event.data.agentId;
     const tenant = this.tenantOf(tenantId);
     const current = tenant.agents.get(agentId);
-    const next = nextRecord(current, event);
+    const next = nextRecord(current, event, event.position);
     if (next === current) return;
     const key = `${tenantId}\n${agentId}`;
     if (undo !== undefined && !undo.has(key)) undo.set(key, { tenantId, agentId, before: current });
@@ -401,8 +427,12 @@ export class AgentRouter {
   }
 }
 
+function eventInput(event: RecordedEvent, view: CloudEventView): MailboxEventInput {
+  return { kind: 'event', ref: event.eventId, position: event.position, type: event.type, ...(view.subject !== null ? { subject: view.subject } : {}) };
+}
+
 /** The agent's routing record after a lifecycle event; the same object when nothing changes. */
-function nextRecord(current: AgentRecord | undefined, event: LifecycleEvent): AgentRecord | undefined {
+function nextRecord(current: AgentRecord | undefined, event: LifecycleEvent, position: number): AgentRecord | undefined {
   // Retirement is final: nothing brings a retired agent back.
   if (current?.status === 'retired') return current;
   switch (event.type) {
@@ -416,9 +446,12 @@ function nextRecord(current: AgentRecord | undefined, event: LifecycleEvent): Ag
         tags: event.data.definition.tags ?? [],
       };
     case 'agent.paused':
-      return current === undefined ? current : { ...current, status: 'paused' };
-    case 'agent.resumed':
-      return current === undefined ? current : { ...current, status: 'active' };
+      return current === undefined ? current : { ...current, status: 'paused', pausedAt: position };
+    case 'agent.resumed': {
+      if (current === undefined) return current;
+      const { pausedAt: _cleared, ...resumed } = current;
+      return { ...resumed, status: 'active' };
+    }
     case 'agent.retired':
       return { subscriptions: [], status: 'retired', ...(current?.kind !== undefined && { kind: current.kind }) };
   }

@@ -14,7 +14,8 @@ export type ReconfigureAgent = {
 };
 
 export type PauseAgent = { readonly type: 'PauseAgent'; readonly data: { readonly agentId: string; readonly reason?: string } };
-export type ResumeAgent = { readonly type: 'ResumeAgent'; readonly data: { readonly agentId: string } };
+/** `replayMissed`: the events the agent's subscriptions matched while it was paused are routed to it now. */
+export type ResumeAgent = { readonly type: 'ResumeAgent'; readonly data: { readonly agentId: string; readonly replayMissed?: boolean } };
 export type RetireAgent = { readonly type: 'RetireAgent'; readonly data: { readonly agentId: string; readonly reason?: string } };
 
 /** What a decision reacted to: a domain event, a chat message, a trigger's task, another agent's message. */

@@ -332,7 +332,7 @@ function decide(command: AgentCommand, state: AgentState, context: CommandContex
     case 'ResumeAgent': {
       const agent = living(state, command.data.agentId);
       if (agent.status !== 'paused') throw conflict('AGENT_NOT_PAUSED', `Agent ${agent.id} is not paused`, { agentId: agent.id });
-      return [{ type: 'agent.resumed', data: { agentId: agent.id, version: agent.version } }];
+      return [{ type: 'agent.resumed', data: { agentId: agent.id, version: agent.version, ...(command.data.replayMissed === true && { replayMissed: true as const }) } }];
     }
     case 'RetireAgent': {
       const agent = living(state, command.data.agentId);

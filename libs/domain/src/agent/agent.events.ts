@@ -28,7 +28,11 @@ export type AgentPaused = {
   readonly data: { readonly agentId: string; readonly version: number; readonly reason?: string };
 };
 
-export type AgentResumed = { readonly type: 'agent.resumed'; readonly data: { readonly agentId: string; readonly version: number } };
+export type AgentResumed = {
+  readonly type: 'agent.resumed';
+  /** `replayMissed`: route to it what it missed while paused (by default it only gets what comes next). */
+  readonly data: { readonly agentId: string; readonly version: number; readonly replayMissed?: true };
+};
 
 export type AgentRetired = {
   readonly type: 'agent.retired';

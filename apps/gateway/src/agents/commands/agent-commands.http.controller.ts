@@ -1,12 +1,12 @@
-import { Body, Controller, Delete, Headers, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Headers, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBody, ApiHeader, ApiResponse, ApiTags } from '@nestjs/swagger';
-import type { Static } from '@sinclair/typebox';
+import { ApiBody, ApiHeader, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Type, type Static } from '@sinclair/typebox';
 import type { Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { AgentCommand, AgentDefinitionInput, AgentDefinitionPatch } from '@meridian/domain';
 import { Ctx, type RequestContext } from '../../http/request-context.decorator';
-import { TypeBoxBodyPipe } from '../../http/typebox.pipe';
+import { TypeBoxBodyPipe, TypeBoxQueryPipe } from '../../http/typebox.pipe';
 import { HttpProblem } from '../../http/problem-details';
 import { openApi } from '../../http/openapi-schema';
 import { commandContext, etag, expectedRevisionFrom } from '../../shared/aggregate-command';
@@ -15,6 +15,8 @@ import { CreateAgentRequestSchema, PostAgentMessageRequestSchema, ReconfigureAge
 import { AgentsReadRepository } from '@meridian/infrastructure/read-models';
 import { agentViewFromReadModel, agentViewFromState, AgentViewSchema, type AgentView } from '../agent.view';
 import { AgentCommandMessage, type AgentCommandOutcome } from './agent-command.message';
+
+const ResumeQuerySchema = Type.Object({ replayMissed: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])) }, { additionalProperties: false });
 
 /**
  * Agent lifecycle commands. Each answers once the agent's read model has caught up with the write
@@ -68,11 +70,20 @@ export class AgentCommandsHttpController {
     return this.respond(await this.run({ type: 'PauseAgent', data: { agentId } }, ctx, expectedRevisionFrom(ifMatch)), response, ctx);
   }
 
+  /** Resumes a paused agent; with `?replayMissed=true` it also gets the events it missed while paused. */
   @Post(':id/resume')
   @HttpCode(200)
+  @ApiQuery({ name: 'replayMissed', required: false, schema: { type: 'boolean' }, description: 'Route the events the agent missed while paused to it now' })
   @ApiResponse({ status: 200, schema: openApi(AgentViewSchema) })
-  async resume(@Param('id') agentId: string, @Headers('if-match') ifMatch: string | undefined, @Ctx() ctx: RequestContext, @Res({ passthrough: true }) response: Response) {
-    return this.respond(await this.run({ type: 'ResumeAgent', data: { agentId } }, ctx, expectedRevisionFrom(ifMatch)), response, ctx);
+  async resume(
+    @Param('id') agentId: string,
+    @Query(new TypeBoxQueryPipe(ResumeQuerySchema)) query: Static<typeof ResumeQuerySchema>,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Ctx() ctx: RequestContext,
+    @Res({ passthrough: true }) response: Response,
+  ) {
+    const replayMissed = query.replayMissed === 'true';
+    return this.respond(await this.run({ type: 'ResumeAgent', data: { agentId, ...(replayMissed && { replayMissed }) } }, ctx, expectedRevisionFrom(ifMatch)), response, ctx);
   }
 
   /** Retires the agent: it stops reacting; its history stays. */
