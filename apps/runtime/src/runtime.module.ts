@@ -92,7 +92,7 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, OnModuleDestroy
       provide: LLM_DECIDER,
       useFactory: (config: MeridianConfig) =>
         new LangChainLlmDecider(
-          new LlmReasoningEngine({ priceTable: config.llm.prices, timeoutMs: config.llm.timeoutMs, maxRetries: config.llm.maxRetries, retryBaseDelayMs: config.llm.retryBaseDelayMs }),
+          new LlmReasoningEngine({ keyedBaseUrls: config.llm.keyedBaseUrls, priceTable: config.llm.prices, timeoutMs: config.llm.timeoutMs, maxRetries: config.llm.maxRetries, retryBaseDelayMs: config.llm.retryBaseDelayMs }),
         ),
       inject: [MERIDIAN_CONFIG],
     },

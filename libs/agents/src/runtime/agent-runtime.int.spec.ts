@@ -236,6 +236,7 @@ type CrashPoint = { readonly moment: 'before' | 'after'; readonly when: (request
 class CrashableProcess implements EventStore {
   private dead = false;
   private crashPoint: CrashPoint | null = null;
+  private transient: CrashPoint | null = null;
   private readonly subscriptions: Subscription[] = [];
   readonly checkpoints: CheckpointStore;
 
@@ -257,6 +258,11 @@ class CrashableProcess implements EventStore {
     this.crashPoint = point;
   }
 
+  /** The next matching append fails once, as a busy or briefly unreachable store does; nothing dies. */
+  failOnce(point: CrashPoint): void {
+    this.transient = point;
+  }
+
   crash(): void {
     if (this.dead) return;
     this.dead = true;
@@ -269,6 +275,10 @@ class CrashableProcess implements EventStore {
 
   async appendMany(requests: readonly AppendRequest[]): Promise<AppendResult[]> {
     if (this.dead) throw new ProcessCrashed();
+    if (this.transient !== null && this.transient.when(requests)) {
+      this.transient = null;
+      throw new Error('SQLITE_BUSY: database is locked');
+    }
     const point = this.crashPoint;
     const hit = point !== null && point.when(requests);
     if (hit && point.moment === 'before') {
@@ -383,7 +393,7 @@ describe('Agent runtime core (SQLite event store)', () => {
   const deadlineRunners: RuntimeDeadlines[] = [];
   const executor = () => new DeciderCommandExecutor(h.store);
 
-  async function startRuntime(crashable?: CrashableProcess): Promise<AgentRuntime> {
+  async function startRuntime(crashable?: CrashableProcess, retryDelayMs?: number): Promise<AgentRuntime> {
     const started = new AgentRuntime({
       store: crashable ?? h.store,
       checkpoints: crashable?.checkpoints ?? h.checkpoints,
@@ -391,7 +401,7 @@ describe('Agent runtime core (SQLite event store)', () => {
       llm: h.llm,
       now: h.clock.now,
       // A crashed process must stay dead: no retry within the test.
-      retryDelayMs: crashable !== undefined ? 60_000 : 50,
+      retryDelayMs: retryDelayMs ?? (crashable !== undefined ? 60_000 : 50),
       // A runtime that logs an error retries something it should not have to: the test fails (crashed processes aside).
       logger: { info: () => undefined, warn: () => undefined, error: (fields, message) => (crashable === undefined ? loggedErrors.push({ message, fields }) : undefined) },
     });
@@ -658,6 +668,47 @@ describe('Agent runtime core (SQLite event store)', () => {
       return crashable;
     }
 
+    it('stopped gracefully between two actions: the next runtime runs what is left, without any new input', async () => {
+      // Given a decision whose first action (a webhook) is in flight when the runtime is stopped
+      await define('graceful');
+      h.llm.respond('graceful', () => [
+        { action: 'call-webhook', url: HOOK, body: { n: 1 } },
+        { action: 'remember', key: 'after-webhook', value: true },
+      ]);
+      h.webhooks.holdCalls();
+      await send('graceful', 'go');
+      await eventually('the webhook in flight', () => h.webhooks.calls.length === 1 || undefined);
+      const stopping = runtime.stop();
+      h.webhooks.releaseCalls();
+      await stopping;
+      expect((await actionResults('graceful')).map((r) => r.data.index)).toEqual([0]);
+
+      // When a new runtime starts (and nothing new arrives)
+      runtime = await startRuntime();
+
+      // Then the remaining action runs, once; the webhook is not called again, the engine not asked again
+      await settled('graceful', 1);
+      expect((await actionResults('graceful')).map((r) => r.data.index)).toEqual([0, 1]);
+      expect(h.webhooks.calls).toHaveLength(1);
+      expect(h.llm.callsOf('graceful')).toHaveLength(1);
+    });
+
+    it('a store error after the model answered does not ask the model again: the answer is recorded on the retry', async () => {
+      // Given a store that fails the first time the decision is recorded
+      await define('flaky-store');
+      const crashable = new CrashableProcess(h.store, h.checkpoints);
+      await runtime.stop();
+      runtime = await startRuntime(crashable, 50);
+      h.llm.respond('flaky-store', () => [{ action: 'remember', key: 'k', value: 'v' }]);
+      crashable.failOnce({ moment: 'before', when: appending('agent.decision-recorded') });
+      await send('flaky-store', 'go');
+
+      // Then the decision is recorded (after a retry) with one model call
+      await eventually('the recorded decision', async () => ((await decisions('flaky-store')).length === 1) || undefined, 20_000);
+      expect(h.llm.callsOf('flaky-store')).toHaveLength(1);
+      await settled('flaky-store', 1);
+    });
+
     it('crashed after the decision is recorded, before any action: a new runtime runs the actions from the record, without asking the engine again', async () => {
       // Given a process that dies right after the decision is committed
       await define('crash-1');
@@ -885,6 +936,27 @@ describe('Agent runtime core (SQLite event store)', () => {
   /* ------------------------------------------------------------------------------------------------ */
 
   describe('chain budgets', () => {
+    it('an input none of a rules agent\'s rules match is no step of its chain: it does not count, and cannot halt it', async () => {
+      // Given a rules agent allowed one decision per chain, which already decided once in chain-picky
+      await define('picky', {
+        engine: { type: 'rules', rules: [{ when: { '==': [{ var: 'message.content' }, 'yes'] }, then: [{ action: 'remember', key: 'k', value: 'v' }] }] },
+        tools: ['remember'],
+        budgets: { maxDecisionsPerChain: 1 },
+      });
+      await send('picky', 'yes', 'chain-picky');
+      await settled('picky', 1);
+
+      // When another input of the same chain matches no rule
+      await send('picky', 'no', 'chain-picky');
+      await h.router.waitUntilProcessed(await h.store.headPosition());
+      await runtime.whenIdle();
+
+      // Then nothing is recorded for it and the chain is not halted
+      expect(await decisions('picky')).toHaveLength(1);
+      expect(await failures('picky')).toEqual([]);
+      expect((await chainEvents('chain-picky')).map((e) => e.type)).toEqual(['chain.decision-counted']);
+    });
+
     /** Two agents that answer every message by messaging the other. */
     async function pingPong(budgets: AgentDefinitionInput['budgets']): Promise<void> {
       await define('ping', { budgets });
@@ -1472,8 +1544,12 @@ describe('Agent runtime core (SQLite event store)', () => {
       const m1 = await send('napper', 'one');
       const m2 = await send('napper', 'two');
 
-      // Then they wait in its mailbox, undecided
-      await eventually('both in the mailbox and handed over', async () => ((await mailbox('napper')).length === 2 && runtime.backlog === 2) || undefined);
+      // Then they wait in its mailbox, undecided — and do not hold back the runtime (its checkpoint
+      // moves past them; the agent reads its mailbox again when resumed)
+      await eventually('both in the mailbox', async () => ((await mailbox('napper')).length === 2) || undefined);
+      await h.router.waitUntilProcessed(await h.store.headPosition());
+      await runtime.whenIdle();
+      expect(runtime.backlog).toBe(0);
       await sleep(QUIET_PERIOD_MS);
       expect(h.llm.calls).toEqual([]);
 
@@ -1502,13 +1578,13 @@ describe('Agent runtime core (SQLite event store)', () => {
       expect(await decisions('interrupted-by-pause')).toEqual([]);
       expect(await failures('interrupted-by-pause')).toEqual([]);
 
-      // When it is resumed, the input is decided (once)
+      // When it is resumed, the input is decided (once) with the answer the model already gave:
+      // the model is not asked again
       await resume('interrupted-by-pause');
-      const again = await h.llm.nthCall('interrupted-by-pause', 1);
-      expect(again.input.ref).toBe(m1);
-      again.answer([{ action: 'remember', key: 'k', value: 2 }]);
       await settled('interrupted-by-pause', 1);
-      expect((await decisions('interrupted-by-pause')).map((d) => d.data.input.ref)).toEqual([m1]);
+      const [decision] = await decisions('interrupted-by-pause');
+      expect(decision.data).toMatchObject({ input: { ref: m1 }, actions: [{ index: 0, action: { action: 'remember', key: 'k', value: 1 } }] });
+      expect(h.llm.callsOf('interrupted-by-pause')).toHaveLength(1);
       await expectEachInputDecidedOnce('interrupted-by-pause');
     });
 
@@ -1520,7 +1596,7 @@ describe('Agent runtime core (SQLite event store)', () => {
       await pause('retiree');
       await send('retiree', 'one');
       await send('retiree', 'two');
-      await eventually('both handed over', () => runtime.backlog === 2 || undefined);
+      await eventually('both in the mailbox', async () => ((await mailbox('retiree')).length === 2) || undefined);
 
       // When it is retired, and a person writes in its conversation afterwards
       await retire('retiree');

@@ -158,7 +158,9 @@ export class AgentRuntime {
           done,
         );
       } else if (parsed.category === 'agent') {
-        this.workers.get(workerKey(parsed.tenantId, parsed.id))?.invalidate();
+        // A resumed agent reads its mailbox again, worker or not (after a restart there may be none yet).
+        if (event.type === 'agent.resumed') this.worker(parsed.tenantId, parsed.id).invalidate();
+        else this.workers.get(workerKey(parsed.tenantId, parsed.id))?.invalidate();
       } else if (parsed.category === 'conversation') {
         if (event.type === 'conversation.closed') await this.cancelApprovals(event, parsed.tenantId);
         const approval = approvalOutcome(event);
@@ -234,6 +236,7 @@ export class AgentRuntime {
         historyMessages: this.options.historyMessages ?? 20,
         historyCharacters: this.options.historyCharacters ?? 24_000,
         retryDelayMs: this.options.retryDelayMs ?? 1_000,
+        cursors: this.options.checkpoints,
         ...(this.options.onDecision !== undefined && { onDecision: this.options.onDecision }),
       });
       this.workers.set(key, worker);

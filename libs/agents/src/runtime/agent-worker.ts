@@ -75,6 +75,11 @@ export interface AgentWorkerDependencies {
   readonly historyCharacters: number;
   /** Pause before retrying after an infrastructure failure (store unreachable…). */
   readonly retryDelayMs: number;
+  /**
+   * Where the worker keeps how far its mailbox is processed, for inputs that led to no recorded
+   * decision (no rule matched): a lower bound, so a restart re-reads less. Optional.
+   */
+  readonly cursors?: { load(name: string): Promise<number>; save(name: string, value: number): Promise<void> };
   readonly onDecision?: (agentId: string, outcome: 'decided' | 'failed' | 'cancelled' | 'skipped') => void;
 }
 
@@ -84,7 +89,11 @@ interface OpenDecisionRecord {
   readonly hop: number;
 }
 
-type DecisionResult = 'done' | 'cancelled' | 'paused';
+type DecisionResult = 'done' | 'cancelled' | 'paused' | 'stopped';
+
+/** Inputs arriving while an LLM decision runs interrupt it at most this many times in a row, then wait. */
+const MAX_INTERRUPTS_IN_ROW = 3;
+const MAX_RETRY_DELAY_MS = 30_000;
 
 const MAX_COMMIT_ATTEMPTS = 10;
 const ZERO_USAGE: DecisionUsage = { inputTokens: 0, outputTokens: 0, totalTokens: 0, costUsd: 0 };
@@ -123,6 +132,19 @@ export class AgentWorker {
   private inFlight: { readonly controller: AbortController } | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private idleWaiters: (() => void)[] = [];
+  /** Highest mailbox revision processed (decided, or nothing to decide); -1 before any. */
+  private processed = -1;
+  /** Highest mailbox revision in the queue (or processed). */
+  private queuedUpTo = -1;
+  /** The mailbox must be read again from `processed` (first load; after a pause released the queue). */
+  private scanNeeded = true;
+  private cursorLoaded = false;
+  private savedCursor = -1;
+  private cursorTimer: NodeJS.Timeout | null = null;
+  private failures = 0;
+  private interruptsInRow = 0;
+  /** The engine's answer for a decision not recorded yet: a retry of the record never asks again. */
+  private readonly answered = new Map<string, { output: unknown; actions: readonly AgentAction[]; usage: DecisionUsage; latencyMs: number }>();
 
   constructor(
     readonly tenantId: string,
@@ -139,10 +161,17 @@ export class AgentWorker {
   }
 
   enqueue(entry: MailboxEntry, done: () => void): void {
+    // Already queued (read from the mailbox) or processed.
+    if (entry.revision <= Math.max(this.processed, this.queuedUpTo)) {
+      done();
+      return;
+    }
     this.queue.push({ kind: 'input', entry, done });
+    this.queuedUpTo = entry.revision;
     // Interrupt: a newer input cancels the decision in flight (only an LLM call can be in flight
-    // long enough to be worth cancelling; a rules decision is synchronous).
-    if (this.inFlight !== null && this.state?.definition.mailboxPolicy === 'interrupt') {
+    // long enough to be worth cancelling; a rules decision is synchronous). Bounded, so inputs
+    // arriving faster than the model answers cannot keep every decision from finishing.
+    if (this.inFlight !== null && this.state?.definition.mailboxPolicy === 'interrupt' && this.interruptsInRow < MAX_INTERRUPTS_IN_ROW) {
       this.inFlight.controller.abort(new InterruptedError(entry.eventId));
     }
     this.kick();
@@ -162,6 +191,7 @@ export class AgentWorker {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    if (this.cursorTimer !== null) clearTimeout(this.cursorTimer);
     this.inFlight?.controller.abort(new Error('runtime stopping'));
     if (this.running) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
@@ -181,17 +211,21 @@ export class AgentWorker {
       while (!this.stopped) {
         if (!this.loaded) await this.load();
         const progressed = await this.step();
+        this.failures = 0;
         if (!progressed) return;
       }
     } catch (error: unknown) {
       if (this.stopped) return;
-      // Infrastructure failure: nothing is dropped; the same item is tried again after a pause.
-      this.deps.logger.error({ err: error, agentId: this.agentId, tenantId: this.tenantId }, 'agent worker failed; retrying');
+      // Infrastructure failure: nothing is dropped; the same item is tried again, backing off.
+      this.failures += 1;
+      const delay = Math.min(MAX_RETRY_DELAY_MS, this.deps.retryDelayMs * 2 ** (this.failures - 1));
+      this.deps.logger.error({ err: error, agentId: this.agentId, tenantId: this.tenantId, attempt: this.failures, retryInMs: delay }, 'agent worker failed; retrying');
       this.loaded = false;
       this.retryTimer = setTimeout(() => {
         this.retryTimer = null;
         this.kick();
-      }, this.deps.retryDelayMs);
+      }, delay);
+      this.retryTimer.unref();
     }
   }
 
@@ -216,13 +250,17 @@ export class AgentWorker {
       this.drainInputs();
       return true;
     }
-    // A paused agent keeps its mailbox; `invalidate` (on resume) starts it again.
-    if (agent.status === 'paused') return false;
+    // A paused agent keeps its mailbox, but not in memory: its inputs are released (they must not
+    // hold back the runtime's checkpoint) and read from the mailbox again once it is resumed.
+    if (agent.status === 'paused') {
+      this.releaseInputs();
+      return false;
+    }
 
     const fresh: InputItem[] = [];
     while (this.queue[0]?.kind === 'input') {
       const item = this.queue[0] as InputItem;
-      if (item.entry.revision <= agent.mailboxRevision) {
+      if (item.entry.revision <= this.processed) {
         // Decided before a restart (or re-delivered): nothing to do.
         this.queue.shift();
         item.done();
@@ -245,6 +283,7 @@ export class AgentWorker {
       throw error;
     }
     if (result === 'cancelled') {
+      this.interruptsInRow += 1;
       this.carry = batch;
       return true;
     }
@@ -253,8 +292,76 @@ export class AgentWorker {
       this.loaded = false;
       return true;
     }
+    if (result === 'stopped') {
+      // Actions are left: the inputs stay unfinished, so a restart delivers them again and the
+      // agent's next load runs what is left of the decision.
+      this.queue.unshift(...batch);
+      return false;
+    }
+    this.interruptsInRow = 0;
+    this.markProcessed(batch[batch.length - 1].entry.revision);
     for (const item of batch) item.done();
     return true;
+  }
+
+  private markProcessed(revision: number): void {
+    if (revision <= this.processed) return;
+    this.processed = revision;
+    this.queuedUpTo = Math.max(this.queuedUpTo, revision);
+    const cursors = this.deps.cursors;
+    if (cursors === undefined || this.cursorTimer !== null) return;
+    this.cursorTimer = setTimeout(() => {
+      this.cursorTimer = null;
+      const value = this.processed;
+      if (value <= this.savedCursor) return;
+      cursors
+        .save(this.cursorName, value + 1)
+        .then(() => {
+          this.savedCursor = Math.max(this.savedCursor, value);
+        })
+        .catch((error: unknown) => this.deps.logger.warn({ err: error, agentId: this.agentId }, 'mailbox cursor not saved (a restart re-reads a little more)'));
+    }, 500);
+    this.cursorTimer.unref();
+  }
+
+  private get cursorName(): string {
+    return `mailbox:${this.tenantId}/${this.agentId}`;
+  }
+
+  /** Drops the queued inputs (marking them finished for the runtime); the mailbox keeps them. */
+  private releaseInputs(): void {
+    this.drainInputs();
+    this.queuedUpTo = this.processed;
+    this.scanNeeded = true;
+  }
+
+  /**
+   * Puts in the queue, in mailbox order, what the mailbox holds after `processed` and the queue
+   * does not: inputs released during a pause, or left unfinished before a restart.
+   */
+  private async scanMailbox(): Promise<void> {
+    const entries = await this.deps.store.readStream(streamName('mailbox', this.agentId, this.tenantId), { fromRevision: this.processed + 1 });
+    const queued = new Map<number, InputItem>();
+    const others: WorkItem[] = [];
+    for (const item of this.queue) {
+      if (item.kind === 'input') queued.set(item.entry.revision, item);
+      else others.push(item);
+    }
+    for (const event of entries) {
+      if (event.type !== 'mailbox.input-enqueued' || queued.has(event.revision)) continue;
+      const data = event.data as { input: MailboxInput };
+      queued.set(event.revision, {
+        kind: 'input',
+        entry: { eventId: event.eventId, revision: event.revision, position: event.position, input: data.input, metadata: event.metadata },
+        done: () => undefined,
+      });
+    }
+    const carried = new Set(this.carry.map((item) => item.entry.revision));
+    const inputs = [...queued.values()].filter((item) => !carried.has(item.entry.revision)).sort((a, b) => a.entry.revision - b.entry.revision);
+    this.queue.length = 0;
+    this.queue.push(...others, ...inputs);
+    this.queuedUpTo = Math.max(this.queuedUpTo, ...inputs.map((item) => item.entry.revision));
+    this.scanNeeded = false;
   }
 
   private drainInputs(): void {
@@ -289,8 +396,16 @@ export class AgentWorker {
     if (state !== null) {
       for (const [decisionId, record] of decisions) if (Object.hasOwn(state.openDecisions, decisionId)) this.open.set(decisionId, record);
     }
+    if (!this.cursorLoaded && this.deps.cursors !== undefined) {
+      const saved = await this.deps.cursors.load(this.cursorName);
+      this.savedCursor = saved - 1;
+      this.processed = Math.max(this.processed, saved - 1);
+      this.cursorLoaded = true;
+    }
+    if (state !== null) this.processed = Math.max(this.processed, state.mailboxRevision);
     this.loaded = true;
     for (const decisionId of [...this.open.keys()]) await this.runActions(decisionId);
+    if (state !== null && state.status === 'active' && this.scanNeeded) await this.scanMailbox();
   }
 
   private async decide(batch: readonly InputItem[]): Promise<DecisionResult> {
@@ -299,8 +414,7 @@ export class AgentWorker {
     const decisionId = decisionIdFor(this.agentId, last.eventId);
     if (agent.recentDecisionIds.includes(decisionId)) {
       // Recorded before a crash: only its actions may be left.
-      await this.runActions(decisionId);
-      return 'done';
+      return (await this.runActions(decisionId)) ? 'done' : 'stopped';
     }
     const correlationId = last.metadata.correlationId;
     const hop = last.metadata.hop + 1;
@@ -337,21 +451,6 @@ export class AgentWorker {
       },
     });
 
-    // Budgets first: a halted chain, or a step beyond a limit, costs no model call.
-    const chain = await this.deps.chains.load(this.tenantId, correlationId);
-    if (chain.state.halted !== null) {
-      await this.commitDecision(decisionId, metadata, () => failure('CHAIN_HALTED', `Chain ${correlationId} is halted (${chain.state.halted?.reason})`), null);
-      this.deps.onDecision?.(this.agentId, 'skipped');
-      return 'done';
-    }
-    const before = checkBudget(agent.definition.budgets, { ...chain.state.usage, hops: hop, decisions: chain.state.usage.decisions + 1 });
-    if (before !== null) {
-      await this.halt(chain, before, metadata);
-      await this.commitDecision(decisionId, metadata, () => failure('CHAIN_BUDGET_EXCEEDED', describeExceeded(before)), null);
-      this.deps.onDecision?.(this.agentId, 'skipped');
-      return 'done';
-    }
-
     const context = await this.contextFor(agent, batch, inputs);
     const started = performance.now();
     let output: unknown;
@@ -368,9 +467,32 @@ export class AgentWorker {
         this.deps.onDecision?.(this.agentId, 'failed');
         return 'done';
       }
-      // Nothing matched: not a decision. The input counts as processed once a later decision is recorded.
+      // Nothing matched: not a decision, and no step of the chain.
       if (actions.length === 0) return 'done';
-    } else {
+    }
+    // Budgets before any model call: a halted chain, or a step beyond a limit, costs nothing. (A
+    // rules agent has decided already: an input none of its rules match is no step of the chain.)
+    const chain = await this.deps.chains.load(this.tenantId, correlationId);
+    if (chain.state.halted !== null) {
+      await this.commitDecision(decisionId, metadata, () => failure('CHAIN_HALTED', `Chain ${correlationId} is halted (${chain.state.halted?.reason})`), null);
+      this.deps.onDecision?.(this.agentId, 'skipped');
+      return 'done';
+    }
+    const before = checkBudget(agent.definition.budgets, { ...chain.state.usage, hops: hop, decisions: chain.state.usage.decisions + 1 });
+    if (before !== null) {
+      await this.halt(chain, before, metadata);
+      await this.commitDecision(decisionId, metadata, () => failure('CHAIN_BUDGET_EXCEEDED', describeExceeded(before)), null);
+      this.deps.onDecision?.(this.agentId, 'skipped');
+      return 'done';
+    }
+
+    const cached = this.answered.get(decisionId);
+    if (cached !== undefined) {
+      // Answered before the record failed (a store error, a pause): never ask the model twice.
+      output = cached.output;
+      actions = cached.actions;
+      usage = cached.usage;
+    } else if (agent.definition.engine.type === 'llm') {
       const llm = this.deps.llm;
       const llmEngine = agent.definition.engine;
       if (llm === null) {
@@ -401,6 +523,7 @@ export class AgentWorker {
         output = decided.output;
         actions = decided.actions;
         usage = decided.usage;
+        this.answered.set(decisionId, { output, actions, usage, latencyMs: elapsed(started) });
       } catch (error: unknown) {
         const reason: unknown = controller.signal.reason;
         if (controller.signal.aborted && reason instanceof InterruptedError) {
@@ -440,7 +563,7 @@ export class AgentWorker {
         this.inFlight = null;
       }
     }
-    const latencyMs = elapsed(started);
+    const latencyMs = cached?.latencyMs ?? elapsed(started);
 
     const record = (): AgentCommand => ({
       type: 'RecordDecision',
@@ -469,13 +592,13 @@ export class AgentWorker {
     const refused = (error: DomainError): AgentCommand => failure(error.code, error.message, { output, usage, latencyMs });
     const outcome = await this.commitDecision(decisionId, metadata, record, counted, overBudget, refused);
     if (outcome === 'paused') return 'paused';
+    this.answered.delete(decisionId);
     if (outcome === 'failed') {
       this.deps.onDecision?.(this.agentId, 'failed');
       return 'done';
     }
     this.deps.onDecision?.(this.agentId, 'decided');
-    await this.runActions(decisionId);
-    return 'done';
+    return (await this.runActions(decisionId)) ? 'done' : 'stopped';
   }
 
   /**
@@ -578,18 +701,20 @@ export class AgentWorker {
   }
 
   /** Runs every unsettled action of a recorded decision, in index order. */
-  private async runActions(decisionId: string): Promise<void> {
+  /** Runs every unsettled action of a recorded decision, in index order; false when stopped first. */
+  private async runActions(decisionId: string): Promise<boolean> {
     const record = this.open.get(decisionId);
-    if (record === undefined) return;
+    if (record === undefined) return true;
     const context = this.recordedContext(record);
     for (const { index, action } of record.data.actions) {
-      if (this.stopped) return;
+      if (this.stopped) return false;
       const open = this.state?.openDecisions[decisionId];
       if (open === undefined) break;
       if (open.settled.includes(index)) continue;
       await this.settle(context, index, action.action === 'call-webhook', () => this.deps.actions.plan(this.recordedContext(record), index, action));
     }
     if (this.state?.openDecisions[decisionId] === undefined) this.open.delete(decisionId);
+    return true;
   }
 
   private async settleApproval(approval: ApprovalOutcomeItem): Promise<void> {

@@ -35,6 +35,7 @@ const MAX_REQUESTS_PER_COMMIT = 2_000;
  */
 export class GroupCommitEventStore implements EventStore {
   private queue: Pending[] = [];
+  /** A flush is scheduled or running: at most one commit is in progress, the next gathers what came meanwhile. */
   private scheduled = false;
 
   constructor(private readonly store: EventStore) {}
@@ -54,7 +55,18 @@ export class GroupCommitEventStore implements EventStore {
   }
 
   private async flush(): Promise<void> {
-    this.scheduled = false;
+    try {
+      await this.drain();
+    } finally {
+      this.scheduled = false;
+      if (this.queue.length > 0) {
+        this.scheduled = true;
+        setImmediate(() => void this.flush());
+      }
+    }
+  }
+
+  private async drain(): Promise<void> {
     while (this.queue.length > 0) {
       const taken = this.queue;
       this.queue = [];
@@ -89,8 +101,20 @@ export class GroupCommitEventStore implements EventStore {
           }
           group = [];
         } catch (error: unknown) {
-          if (!(error instanceof ConcurrencyConflictError) || group.length === 1) {
-            for (const pending of group) pending.reject(error);
+          if (group.length === 1) {
+            group[0].reject(error);
+            group = [];
+            break;
+          }
+          if (!(error instanceof ConcurrencyConflictError)) {
+            // Not a conflict: find whose request the store refuses by committing each on its own.
+            for (const pending of group) {
+              try {
+                pending.resolve(await this.store.appendMany(pending.requests));
+              } catch (own: unknown) {
+                pending.reject(own);
+              }
+            }
             group = [];
             break;
           }
@@ -98,7 +122,13 @@ export class GroupCommitEventStore implements EventStore {
           const stream = error.streamName;
           const failing = group.filter((pending) => pending.requests.some((r) => r.streamName === stream));
           if (failing.length === 0) {
-            for (const pending of group) pending.reject(error);
+            for (const pending of group) {
+              try {
+                pending.resolve(await this.store.appendMany(pending.requests));
+              } catch (own: unknown) {
+                pending.reject(own);
+              }
+            }
             group = [];
             break;
           }

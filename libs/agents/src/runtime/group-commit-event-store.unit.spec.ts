@@ -67,4 +67,45 @@ describe('GroupCommitEventStore', () => {
     expect(results.map(([r]) => r.nextExpectedRevision)).toEqual([0, 1, 2]);
     expect(store.commits).toEqual([3]);
   });
+
+  it('given a store that refuses one caller\'s request outright, when committed together, then only that caller fails', async () => {
+    class Refusing extends CountingStore {
+      override async appendMany(requests: readonly AppendRequest[]): Promise<AppendResult[]> {
+        if (requests.some((r) => r.streamName.includes('poison'))) throw new Error('value too large');
+        return super.appendMany(requests);
+      }
+    }
+    const refusing = new Refusing();
+    const grouped = new GroupCommitEventStore(refusing);
+    const bad = grouped.appendMany([{ streamName: 'default/agent-poison', events: [event()], expected: 'any' }]);
+    const good = grouped.appendMany([{ streamName: 'default/agent-good', events: [event()], expected: 'any' }]);
+    await expect(bad).rejects.toThrow('value too large');
+    await expect(good).resolves.toMatchObject([{ streamName: 'default/agent-good' }]);
+    expect(await refusing.streamRevision('default/agent-good')).toBe(0);
+  });
+
+  it('given appends arriving while a commit is in progress, when it ends, then they form the next commit (never two at once)', async () => {
+    let active = 0;
+    let maxActive = 0;
+    class Slow extends CountingStore {
+      override async appendMany(requests: readonly AppendRequest[]): Promise<AppendResult[]> {
+        active += 1;
+        maxActive = Math.max(maxActive, active);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        try {
+          return await super.appendMany(requests);
+        } finally {
+          active -= 1;
+        }
+      }
+    }
+    const slow = new Slow();
+    const grouped = new GroupCommitEventStore(slow);
+    const first = grouped.appendMany([{ streamName: 'default/agent-1', events: [event()], expected: 'any' }]);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const later = [2, 3].map((n) => grouped.appendMany([{ streamName: `default/agent-${n}`, events: [event()], expected: 'any' }]));
+    await Promise.all([first, ...later]);
+    expect(maxActive).toBe(1);
+    expect(slow.commits).toEqual([1, 2]);
+  });
 });

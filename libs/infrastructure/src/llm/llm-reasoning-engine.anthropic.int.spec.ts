@@ -163,8 +163,8 @@ describe('LlmReasoningEngine (Anthropic Messages API, over HTTP)', () => {
 
     it('authenticates with x-api-key from the provider key in the environment, else the shared one, and nothing else', async () => {
       server.enqueue({ kind: 'text', text: 'a' }, { kind: 'text', text: 'b' });
-      await reasoning({ env: { MERIDIAN_LLM_API_KEY: 'shared', MERIDIAN_LLM_API_KEY_ANTHROPIC: 'specific' } }).decide(engine(), request());
-      await reasoning({ env: { MERIDIAN_LLM_API_KEY: 'shared' } }).decide(engine(), request());
+      await reasoning({ env: { MERIDIAN_LLM_API_KEY: 'shared', MERIDIAN_LLM_API_KEY_ANTHROPIC: 'specific' }, keyedBaseUrls: [server.baseUrl] }).decide(engine(), request());
+      await reasoning({ env: { MERIDIAN_LLM_API_KEY: 'shared' }, keyedBaseUrls: [server.baseUrl] }).decide(engine(), request());
       expect(server.messageRequests.map((r) => r.headers['x-api-key'])).toEqual(['specific', 'shared']);
       expect(server.messageRequests.map((r) => r.headers.authorization)).toEqual([undefined, undefined]);
     });

@@ -219,9 +219,18 @@ describe('LlmReasoningEngine (OpenAI-compatible, over HTTP)', () => {
 
     it('authenticates with the provider key from the environment, else the shared one', async () => {
       server.enqueue({ kind: 'text', text: 'a' }, { kind: 'text', text: 'b' });
-      await reasoning({ env: { MERIDIAN_LLM_API_KEY: 'shared', MERIDIAN_LLM_API_KEY_OPENAI_COMPATIBLE: 'specific' } }).decide(engine(), request());
-      await reasoning({ env: { MERIDIAN_LLM_API_KEY: 'shared' } }).decide(engine(), request());
+      await reasoning({ env: { MERIDIAN_LLM_API_KEY: 'shared', MERIDIAN_LLM_API_KEY_OPENAI_COMPATIBLE: 'specific' }, keyedBaseUrls: [server.baseUrl] }).decide(engine(), request());
+      await reasoning({ env: { MERIDIAN_LLM_API_KEY: 'shared' }, keyedBaseUrls: [server.baseUrl] }).decide(engine(), request());
       expect(server.completionRequests.map((r) => r.headers.authorization)).toEqual(['Bearer specific', 'Bearer shared']);
+    });
+
+    it('never sends the deployment key to a base URL the deployment did not allow (an agent may name any URL)', async () => {
+      server.enqueue({ kind: 'text', text: 'a' }, { kind: 'text', text: 'b' });
+      await reasoning({ env: { MERIDIAN_LLM_API_KEY: 'sk-deployment-secret' } }).decide(engine(), request());
+      await reasoning({ env: { MERIDIAN_LLM_API_KEY: 'sk-deployment-secret' }, keyedBaseUrls: [`${server.baseUrl}/`] }).decide(engine(), request());
+      const sent = server.completionRequests.map((r) => r.headers.authorization);
+      expect(sent[0]).not.toContain('sk-deployment-secret');
+      expect(sent[1]).toBe('Bearer sk-deployment-secret');
     });
 
     it('speaks the same protocol to an ollama engine (its OpenAI-compatible endpoint)', async () => {

@@ -86,6 +86,12 @@ export interface LlmReasoningEngineOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Base URLs for engines that do not give one. */
   readonly defaultBaseUrls?: Partial<Record<LlmProvider, string>>;
+  /**
+   * Base URLs the deployment's API keys may be sent to, besides the providers' defaults and
+   * `defaultBaseUrls`. Any agent definition may name a `baseUrl`: a key configured for a provider
+   * must not reach a server the deployment did not choose, so calls to other URLs carry no key.
+   */
+  readonly keyedBaseUrls?: readonly string[];
   /** Retries after the first attempt (default 2: at most 3 model calls per decision). */
   readonly maxRetries?: number;
   /** Backoff before retry n is about `retryBaseDelayMs * 2^(n-1)`, jittered, capped by `retryMaxDelayMs`. */
@@ -235,7 +241,7 @@ export class LlmReasoningEngine {
         return new ChatOpenAICompletions({
           model: engine.model,
           ...(engine.temperature !== undefined && { temperature: engine.temperature }),
-          apiKey: this.apiKey(engine.provider),
+          apiKey: this.apiKey(engine),
           maxRetries: 0,
           streamUsage: true,
           configuration: { baseURL: this.baseUrl(engine) },
@@ -249,7 +255,7 @@ export class LlmReasoningEngine {
         return new StreamUsageChatAnthropic({
           model: engine.model,
           ...(engine.temperature !== undefined && { temperature: engine.temperature }),
-          apiKey: this.apiKey(engine.provider),
+          apiKey: this.apiKey(engine),
           anthropicApiUrl: this.baseUrl(engine),
           maxRetries: 0,
           streamUsage: true,
@@ -276,10 +282,16 @@ export class LlmReasoningEngine {
     return url;
   }
 
-  private apiKey(provider: LlmProvider): string {
+  private apiKey(engine: LlmEngine): string {
+    if (!this.keyed(this.baseUrl(engine))) return NO_API_KEY;
     const env = this.options.env ?? process.env;
-    const specific = `MERIDIAN_LLM_API_KEY_${provider.toUpperCase().replace(/-/g, '_')}`;
+    const specific = `MERIDIAN_LLM_API_KEY_${engine.provider.toUpperCase().replace(/-/g, '_')}`;
     return nonBlank(env[specific]) ?? nonBlank(env.MERIDIAN_LLM_API_KEY) ?? NO_API_KEY;
+  }
+
+  private keyed(url: string): boolean {
+    const allowed = [...Object.values(DEFAULT_LLM_BASE_URLS), ...Object.values(this.options.defaultBaseUrls ?? {}), ...(this.options.keyedBaseUrls ?? [])];
+    return allowed.some((candidate) => candidate !== undefined && normalizeUrl(candidate) === normalizeUrl(url));
   }
 
   private backoff(attempt: number, retryAfterMs: number | undefined, signal: AbortSignal | undefined): Promise<void> {
@@ -327,6 +339,8 @@ class StreamUsageChatAnthropic extends ChatAnthropic {
     }
   }
 }
+
+const normalizeUrl = (url: string) => url.trim().replace(/\/+$/, '').toLowerCase();
 
 const nonBlank = (value: string | undefined) => (value !== undefined && value.trim() !== '' ? value : undefined);
 
