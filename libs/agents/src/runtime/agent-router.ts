@@ -94,7 +94,7 @@ interface Waiter {
 }
 
 /** Read back on start with the lifecycle: who takes part in which conversation. */
-const REBUILD_TYPES = [...LIFECYCLE_TYPES, 'conversation.started'] as const;
+const REBUILD_TYPES = [...LIFECYCLE_TYPES, 'conversation.started', 'conversation.closed'] as const;
 
 function isLifecycleEvent(event: RecordedEvent): event is RecordedEvent & LifecycleEvent {
   return (LIFECYCLE_TYPES as readonly string[]).includes(event.type);
@@ -300,9 +300,15 @@ export class AgentRouter {
     }
   }
 
+  /** Participants of open conversations (a closed one takes no more messages: it is forgotten). */
   private applyIfConversationStarted(event: RecordedEvent): void {
     const parsed = parseStreamName(event.streamName);
-    if (parsed === null || parsed.category !== 'conversation' || event.type !== 'conversation.started') return;
+    if (parsed === null || parsed.category !== 'conversation') return;
+    if (event.type === 'conversation.closed') {
+      this.tenantOf(parsed.tenantId).conversations.delete(parsed.id);
+      return;
+    }
+    if (event.type !== 'conversation.started') return;
     const data = event.data as ConversationStarted['data'];
     this.tenantOf(parsed.tenantId).conversations.set(parsed.id, [...data.agentIds]);
   }

@@ -668,6 +668,26 @@ describe('Agent runtime core (SQLite event store)', () => {
       return crashable;
     }
 
+    it('a worker idle long enough is dropped from memory; the agent decides correctly on its next input', async () => {
+      // Given an agent that decided once and remembered something
+      await define('sleeper');
+      h.llm.respond('sleeper', (call) => [{ action: 'remember', key: 'seen', value: (call.request.input as { message: { content: string } }).message.content }]);
+      await send('sleeper', 'first');
+      await settled('sleeper', 1);
+      const before = runtime.workerCount;
+
+      // When its worker has been idle past the limit
+      await runtime.evictIdleWorkers(Date.now() + 60 * 60_000);
+      expect(runtime.workerCount).toBeLessThan(before);
+
+      // Then the next input is decided on the agent's state as stored (its memory included), once
+      await send('sleeper', 'second');
+      await settled('sleeper', 2);
+      const second = await h.llm.nthCall('sleeper', 1);
+      expect((second.request.input as { memory: unknown }).memory).toEqual({ seen: 'first' });
+      await expectEachInputDecidedOnce('sleeper');
+    });
+
     it('stopped gracefully between two actions: the next runtime runs what is left, without any new input', async () => {
       // Given a decision whose first action (a webhook) is in flight when the runtime is stopped
       await define('graceful');

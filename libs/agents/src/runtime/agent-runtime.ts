@@ -30,6 +30,8 @@ export interface AgentRuntimeOptions {
   readonly now?: () => Date;
   readonly checkpointName?: string;
   readonly batchSize?: number;
+  /** A worker idle this long is dropped from memory. Default 5 minutes. */
+  readonly idleWorkerMs?: number;
   /** Inputs handed to workers and not yet processed, beyond which delivery waits. Default 20,000. */
   readonly maxInFlight?: number;
   readonly historyMessages?: number;
@@ -78,6 +80,7 @@ export class AgentRuntime {
   private readonly logger: RuntimeLogger;
   private readonly checkpointName: string;
   private readonly maxInFlight: number;
+  private readonly idleWorkerMs: number;
   private subscription: Subscription | null = null;
   private delivered: GlobalPosition = 0;
   private saved: GlobalPosition = 0;
@@ -85,6 +88,7 @@ export class AgentRuntime {
   private drainWaiters: (() => void)[] = [];
   private capacityWaiters: (() => void)[] = [];
   private checkpointTimer: NodeJS.Timeout | null = null;
+  private evictionTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: AgentRuntimeOptions) {
     this.actions = new ActionExecutor(options.store, options.webhooks);
@@ -94,6 +98,7 @@ export class AgentRuntime {
     this.logger = options.logger ?? SILENT_RUNTIME_LOGGER;
     this.checkpointName = options.checkpointName ?? DEFAULT_AGENT_RUNTIME_CHECKPOINT;
     this.maxInFlight = options.maxInFlight ?? 20_000;
+    this.idleWorkerMs = options.idleWorkerMs ?? 5 * 60_000;
   }
 
   get running(): boolean {
@@ -119,6 +124,10 @@ export class AgentRuntime {
     );
     this.checkpointTimer = setInterval(() => void this.saveCheckpoint(), 250);
     this.checkpointTimer.unref();
+    // Workers of agents that have been idle a while are dropped (their state is read again when an
+    // input comes): memory follows the agents at work, not every agent ever seen.
+    this.evictionTimer = setInterval(() => void this.evictIdleWorkers(), Math.min(60_000, this.idleWorkerMs));
+    this.evictionTimer.unref();
   }
 
   async stop(): Promise<void> {
@@ -126,6 +135,8 @@ export class AgentRuntime {
     this.subscription = null;
     if (this.checkpointTimer !== null) clearInterval(this.checkpointTimer);
     this.checkpointTimer = null;
+    if (this.evictionTimer !== null) clearInterval(this.evictionTimer);
+    this.evictionTimer = null;
     const capacity = this.capacityWaiters.splice(0);
     for (const resolve of capacity) resolve();
     if (subscription !== null) await subscription.stop();
@@ -138,6 +149,21 @@ export class AgentRuntime {
   whenIdle(): Promise<void> {
     if (this.inFlight.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Workers currently held in memory. */
+  get workerCount(): number {
+    return this.workers.size;
+  }
+
+  /** Drops the workers idle for at least `idleWorkerMs` (exposed for tests). */
+  async evictIdleWorkers(now: number = Date.now()): Promise<void> {
+    for (const [key, worker] of [...this.workers]) {
+      const idle = worker.idleSince(now);
+      if (idle === null || idle < this.idleWorkerMs) continue;
+      this.workers.delete(key);
+      await worker.stop();
+    }
   }
 
   /** How many inputs are handed over and not finished. */

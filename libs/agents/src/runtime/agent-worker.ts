@@ -160,6 +160,15 @@ export class AgentWorker {
     return this.queue.length + this.carry.length;
   }
 
+  /** When the worker last had something to do (ms since the epoch). */
+  private lastActive = Date.now();
+
+  /** Nothing queued, nothing running, no action left: it may be dropped and made again when needed. */
+  idleSince(now: number): number | null {
+    const busy = this.running || this.queue.length > 0 || this.carry.length > 0 || this.open.size > 0 || this.retryTimer !== null || this.answered.size > 0;
+    return busy ? null : now - this.lastActive;
+  }
+
   enqueue(entry: MailboxEntry, done: () => void): void {
     // Already queued (read from the mailbox) or processed.
     if (entry.revision <= Math.max(this.processed, this.queuedUpTo)) {
@@ -197,6 +206,7 @@ export class AgentWorker {
   }
 
   private kick(): void {
+    this.lastActive = Date.now();
     if (this.running || this.stopped || this.retryTimer !== null) return;
     this.running = true;
     void this.run().finally(() => {
@@ -378,24 +388,8 @@ export class AgentWorker {
 
   /** Folds the agent's stream, keeping the recorded decisions that still have unsettled actions, and runs those. */
   private async load(): Promise<void> {
-    const recorded = await this.deps.store.readStream(this.streamName);
-    let state: ReturnType<typeof agentDecider.initialState> = agentDecider.initialState();
-    const decisions = new Map<string, OpenDecisionRecord>();
-    this.recent.length = 0;
-    for (const event of recorded) {
-      state = agentDecider.evolve(state, { type: event.type, data: event.data } as AgentEvent);
-      if (event.type === 'agent.decision-recorded') {
-        const data = event.data as AgentDecisionRecorded['data'];
-        if (data.actions.length > 0) decisions.set(data.decisionId, { eventId: event.eventId, data, hop: data.hop ?? event.metadata.hop });
-        this.remember(data);
-      }
-    }
-    this.state = state;
-    this.revision = recorded.length > 0 ? recorded[recorded.length - 1].revision : -1;
-    this.open.clear();
-    if (state !== null) {
-      for (const [decisionId, record] of decisions) if (Object.hasOwn(state.openDecisions, decisionId)) this.open.set(decisionId, record);
-    }
+    await this.catchUp();
+    const state = this.state;
     if (!this.cursorLoaded && this.deps.cursors !== undefined) {
       const saved = await this.deps.cursors.load(this.cursorName);
       this.savedCursor = saved - 1;
@@ -785,11 +779,34 @@ export class AgentWorker {
 
   /** Reloads the agent's state only (open decision records are kept: they are immutable facts). */
   private async reloadState(): Promise<void> {
-    const recorded = await this.deps.store.readStream(this.streamName);
-    let state: ReturnType<typeof agentDecider.initialState> = agentDecider.initialState();
-    for (const event of recorded) state = agentDecider.evolve(state, { type: event.type, data: event.data } as AgentEvent);
+    await this.catchUp();
+  }
+
+  /**
+   * Brings the cached state up to the stream's end, reading only what was appended after the
+   * cached revision (events never change, so folding on is the same as folding from scratch; an
+   * agent's long history is read once per worker, not at every conflict). Keeps the recorded
+   * decisions that still have unsettled actions.
+   */
+  private async catchUp(): Promise<void> {
+    const fresh = this.revision < 0;
+    const recorded = await this.deps.store.readStream(this.streamName, fresh ? {} : { fromRevision: this.revision + 1 });
+    let state: ReturnType<typeof agentDecider.initialState> = fresh ? agentDecider.initialState() : this.state;
+    if (fresh) {
+      this.recent.length = 0;
+      this.open.clear();
+    }
+    for (const event of recorded) {
+      state = agentDecider.evolve(state, { type: event.type, data: event.data } as AgentEvent);
+      if (event.type === 'agent.decision-recorded') {
+        const data = event.data as AgentDecisionRecorded['data'];
+        if (data.actions.length > 0 && !this.open.has(data.decisionId)) this.open.set(data.decisionId, { eventId: event.eventId, data, hop: data.hop ?? event.metadata.hop });
+        this.remember(data);
+      }
+    }
     this.state = state;
-    this.revision = recorded.length > 0 ? recorded[recorded.length - 1].revision : -1;
+    if (recorded.length > 0) this.revision = recorded[recorded.length - 1].revision;
+    for (const decisionId of [...this.open.keys()]) if (state === null || !Object.hasOwn(state.openDecisions, decisionId)) this.open.delete(decisionId);
   }
 
   /** A plain commit on the agent's stream, with other writes of the same step. */
