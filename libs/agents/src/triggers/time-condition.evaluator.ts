@@ -1,0 +1,49 @@
+import type { ScheduleTriggerCondition, StateTriggerCondition } from '@meridian/domain';
+import type { ConditionEvaluator, EvaluationOptions } from './condition-evaluator';
+import { scheduleConditionEvaluator, type ScheduleConditionState } from './schedule-condition.evaluator';
+import { stateConditionEvaluator, type StateConditionState } from './state-condition.evaluator';
+
+/**
+ * The evaluators of the conditions that do not follow a match of events: `schedule` (the clock) and
+ * `state` (an entity's folded state). Each state is tagged with its kind, so a stored state handed
+ * to an evaluator of the other kind is refused loudly rather than misread.
+ */
+
+export type TimeTriggerCondition = ScheduleTriggerCondition | StateTriggerCondition;
+export type TimeConditionState = ScheduleConditionState | StateConditionState;
+
+export interface TimeConditionOptions extends EvaluationOptions {
+  /** Epoch ms the condition counts from (the trigger's, or its condition's, creation); schedules start after it. */
+  readonly since: number;
+  /** Schedules: how far behind `now` a tick may be and still fire on time. Default 1000 ms. */
+  readonly onTimeToleranceMs?: number;
+}
+
+function guarded<S extends TimeConditionState>(kind: S['kind'], evaluator: ConditionEvaluator<S>): ConditionEvaluator<TimeConditionState> {
+  const own = (state: TimeConditionState): S => {
+    if (state.kind !== kind) throw new Error(`a ${kind} condition was given the state of a ${String(state.kind)} condition`);
+    return state as S;
+  };
+  return {
+    initialState: () => evaluator.initialState(),
+    onEvent: (state, event) => evaluator.onEvent(own(state), event),
+    onTime: (state, now) => evaluator.onTime(own(state), now),
+    nextDeadline: (state) => evaluator.nextDeadline(own(state)),
+  };
+}
+
+export function timeConditionEvaluator(condition: ScheduleTriggerCondition, options: TimeConditionOptions): ConditionEvaluator<ScheduleConditionState>;
+export function timeConditionEvaluator(condition: StateTriggerCondition, options: TimeConditionOptions): ConditionEvaluator<StateConditionState>;
+export function timeConditionEvaluator(condition: TimeTriggerCondition, options: TimeConditionOptions): ConditionEvaluator<TimeConditionState>;
+export function timeConditionEvaluator(condition: TimeTriggerCondition, options: TimeConditionOptions): ConditionEvaluator<TimeConditionState> {
+  switch (condition.kind) {
+    case 'schedule':
+      return guarded('schedule', scheduleConditionEvaluator(condition, options));
+    case 'state':
+      return guarded('state', stateConditionEvaluator(condition));
+    default: {
+      const unknown: never = condition;
+      throw new Error(`not a schedule or state condition: ${JSON.stringify(unknown)}`);
+    }
+  }
+}
