@@ -1,4 +1,4 @@
-import { CronExpressionParser, type CronExpression } from 'cron-parser';
+import { CronDate, CronExpressionParser, type CronExpression } from 'cron-parser';
 import type { ScheduleTriggerCondition } from '@meridian/domain';
 import type { ConditionEvaluator, ConditionFiring, EvaluationOptions, EvaluationResult } from './condition-evaluator';
 
@@ -51,6 +51,12 @@ export const DEFAULT_ON_TIME_TOLERANCE_MS = 1000;
 
 /** How many `prev()` hints are tried before walking the ticks one by one from the last fired. */
 const PREV_HINTS = 4;
+/** More than any DST shift (one hour almost everywhere, two at most): how near a change a time is "near". */
+const DST_MARGIN_MS = 3 * 60 * 60 * 1000;
+/** How far ahead `prev()` looks for the next tick when `next()` fails (growing, so it steps back over few ticks). */
+const RECOVERY_HORIZONS_MS = [1, 6, 24, 8 * 24, 32 * 24, 367 * 24, 5 * 366 * 24].map((hours) => hours * 60 * 60 * 1000);
+/** Deadlines asked for again and again (by the timer loop, by `onTime`) are computed once. */
+const MEMO_SIZE = 32;
 
 export function scheduleOccurrenceKey(tick: number): string {
   return `schedule:${new Date(tick).toISOString()}`;
@@ -58,33 +64,55 @@ export function scheduleOccurrenceKey(tick: number): string {
 
 /**
  * The ticks of one cron expression in one zone. One parsed expression is reused (its iterator is
- * reset before each question), and the latest `next` answer is remembered because the process
- * manager asks for the same deadline again and again.
+ * reset before each question), and the latest answers are remembered because the process manager
+ * asks for the same deadline again and again.
  */
 class CronTicks {
   private readonly expression: CronExpression;
-  private memo: { readonly after: number; readonly next: number | null } | null = null;
+  private readonly memo = new Map<number, number | null>();
 
-  constructor(cron: string, timezone: string, since: number) {
+  constructor(cron: string, private readonly timezone: string, since: number) {
     this.expression = CronExpressionParser.parse(cron.trim(), { tz: timezone, currentDate: new Date(since) });
     // The zone is only checked when a date is computed, and a schedule that never fires is an error.
     if (this.after(since) === null) throw new Error(`the schedule "${cron}" (${timezone}) has no tick after ${new Date(since).toISOString()}`);
   }
 
-  /** The first tick strictly after `after`, or null when there is none. */
+  /**
+   * The first tick strictly after `after`, or null when there is none. Near the DST changes of zones
+   * whose offset is not a whole number of hours (Australia/Lord_Howe, Pacific/Chatham) cron-parser's
+   * `next()` sometimes exceeds its loop limit or answers a time before the one it was given; its
+   * `prev()` still works there, so the tick is then found by stepping back from further ahead.
+   */
   after(after: number): number | null {
-    if (this.memo?.after === after) return this.memo.next;
-    let next: number | null;
+    const known = this.memo.get(after);
+    if (known !== undefined) return known;
+    const next = this.nextFrom(after) ?? this.firstBackFrom(after);
+    if (this.memo.size >= MEMO_SIZE) this.memo.delete(this.memo.keys().next().value as number);
+    this.memo.set(after, next);
+    return next;
+  }
+
+  private nextFrom(after: number): number | null {
     try {
       this.expression.reset(new Date(after));
-      next = this.expression.next().getTime();
+      const next = this.expression.next().getTime();
+      return next > after ? next : null;
     } catch {
-      next = null;
+      return null;
     }
-    // A tick at or before `after` would make the caller loop forever; treat it as the end.
-    if (next !== null && next <= after) next = null;
-    this.memo = { after, next };
-    return next;
+  }
+
+  /** The earliest match after `after`, walking `prev()` back from ever further ahead. */
+  private firstBackFrom(after: number): number | null {
+    for (const horizon of RECOVERY_HORIZONS_MS) {
+      let earliest = this.before(after + horizon);
+      if (earliest === null || earliest <= after) continue;
+      for (let previous = this.before(earliest); previous !== null && previous > after && previous < earliest; previous = this.before(earliest)) {
+        earliest = previous;
+      }
+      return earliest;
+    }
+    return null;
   }
 
   /** cron-parser's `prev()`: a match strictly before `before`, not always one `after()` would give. */
@@ -97,28 +125,37 @@ class CronTicks {
     }
   }
 
+  /** Whether no UTC offset change of the zone is within `DST_MARGIN_MS` of `at`. */
+  private clear(at: number): boolean {
+    return new CronDate(at - DST_MARGIN_MS, this.timezone).getUTCOffset() === new CronDate(at + DST_MARGIN_MS, this.timezone).getUTCOffset();
+  }
+
   /**
-   * The latest tick `t` with `after < t <= atOrBefore`, as `after()` walks them, or null. `prev()`
-   * jumps close to the bound (a long downtime of a per-second schedule must not be walked tick by
-   * tick); its answer is used only when `after()` confirms it is a tick of the same walk.
+   * The latest tick `t` with `after < t <= atOrBefore` of the walk `after()` makes from `after`, or
+   * null. A long downtime of a per-second schedule must not be walked tick by tick, so the walk
+   * starts close to the bound instead: just before the match `prev()` finds there, when no DST
+   * change is near it. Away from DST changes `next()` and `prev()` agree and a walk started anywhere
+   * joins the walk from `after`; started inside a shifted or repeated hour, `next()` may give a tick
+   * the walk from `after` skips (the second 02:30 of a fall-back night), so such a start moves
+   * further back.
    */
   latest(after: number, atOrBefore: number): number | null {
     const first = this.after(after);
     if (first === null || first > atOrBefore) return null;
-    let anchor = first;
+    let start = after;
     let probe = atOrBefore + 1;
     for (let hint = 0; hint < PREV_HINTS; hint += 1) {
-      const candidate = this.before(probe);
-      if (candidate === null || candidate <= first) break;
-      if (candidate <= atOrBefore && this.after(candidate - 1) === candidate) {
-        anchor = candidate;
+      const match = this.before(probe);
+      if (match === null || match <= first) break;
+      if (this.clear(match)) {
+        start = match - 1;
         break;
       }
-      probe = candidate;
+      probe = match - DST_MARGIN_MS;
     }
-    let latest = anchor;
-    for (let next = this.after(latest); next !== null && next <= atOrBefore; next = this.after(latest)) latest = next;
-    return latest;
+    let latest: number | null = null;
+    for (let next = this.after(start); next !== null && next <= atOrBefore; next = this.after(next)) latest = next;
+    return latest ?? first;
   }
 }
 
