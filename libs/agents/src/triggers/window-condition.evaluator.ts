@@ -24,6 +24,17 @@ export function isWindowCondition(condition: TriggerCondition): condition is Win
 }
 
 /**
+ * The type patterns (exact, or a prefix ending in `*`) a condition looks at. An event whose type
+ * matches none of them leaves the condition's state as it is, so an engine holding many triggers
+ * can index them by these and evaluate each event against the few that can use it.
+ */
+export function windowConditionTypes(condition: WindowTriggerCondition): readonly string[] {
+  const matches =
+    condition.kind === 'sequence' ? condition.steps : condition.kind === 'absence' ? [condition.first, condition.then] : [condition.match];
+  return [...new Set(matches.map((match) => match.type))];
+}
+
+/**
  * Wraps a kind's evaluator so that it can be held as one type. Each state names its kind, and a
  * state of another kind is refused: after a condition changes kind its state must start afresh,
  * and running one kind's evaluator over another's state would quietly lose windows.

@@ -1,6 +1,6 @@
 import { DomainError, type TriggerCondition } from '@meridian/domain';
 import type { ConditionEvaluator } from './condition-evaluator';
-import { isWindowCondition, windowConditionEvaluator, type WindowConditionState, type WindowTriggerCondition } from './window-condition.evaluator';
+import { isWindowCondition, windowConditionEvaluator, windowConditionTypes, type WindowConditionState, type WindowTriggerCondition } from './window-condition.evaluator';
 import { keysOf, minutes, randomEvents, run, seededRandom, T0, triggerEvent, type Step } from './window-condition.fixture';
 
 const labelled: readonly (readonly [string, WindowTriggerCondition])[] = [
@@ -118,6 +118,16 @@ describe('windowConditionEvaluator', () => {
 
   it('given a negative allowed lateness, when an evaluator is made, then it is refused', () => {
     expect(() => windowConditionEvaluator({ kind: 'event', match: { type: 'a' } }, { allowedLatenessMs: -1 })).toThrow(RangeError);
+  });
+
+  it('given each kind, when asked which event types it looks at, then it names every step once', () => {
+    expect(windowConditionTypes({ kind: 'event', match: { type: 'order.*' } })).toEqual(['order.*']);
+    expect(windowConditionTypes({ kind: 'threshold', match: { type: 'login.failed' }, count: 3, within: 'PT1M', per: 'subject' })).toEqual(['login.failed']);
+    expect(windowConditionTypes({ kind: 'sequence', steps: [{ type: 'a' }, { type: 'b' }, { type: 'a' }], within: 'PT1M', per: 'subject' })).toEqual(['a', 'b']);
+    expect(windowConditionTypes({ kind: 'absence', first: { type: 'order.placed' }, then: { type: 'order.shipped' }, within: 'PT1M', per: 'subject' })).toEqual([
+      'order.placed',
+      'order.shipped',
+    ]);
   });
 
   it('given schedule and state conditions, when sorted, then they are not event-driven and the factory refuses them', () => {
