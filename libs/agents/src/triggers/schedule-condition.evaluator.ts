@@ -20,8 +20,10 @@ import type { ConditionEvaluator, ConditionFiring, EvaluationOptions, Evaluation
  * - `allowedLatenessMs` is about events; a schedule reads no events, so its ticks are due at their
  *   own time and do not wait for it.
  *
- * Daylight saving time follows cron-parser's `next()` (and only `next()`: its `prev()` resolves the
- * transitions differently, so it is used only as a hint that `next()` confirms). In Europe/Berlin:
+ * Daylight saving time follows cron-parser's `next()`, walked from the last tick fired. Its `prev()`
+ * resolves the transitions differently, so it only serves to jump close to `now` after a downtime
+ * (from a time no DST change is near, where both agree) and to find a tick `next()` cannot compute.
+ * In Europe/Berlin:
  * - Spring forward (02:00 → 03:00): a daily `30 2 * * *` still fires that day, at 03:30 local
  *   (01:30 UTC, the instant 02:30 would have been before the change), once. `0 * * * *` fires every
  *   real hour: there is no 02:00 local, so that calendar day has 23 firings.
@@ -29,6 +31,9 @@ import type { ConditionEvaluator, ConditionFiring, EvaluationOptions, Evaluation
  *   first 02:30 (00:30 UTC), never again at the repeated one; an expression with a fixed hour fires
  *   only in the first pass of the repeated hour. `0 * * * *` (any hour) fires every real hour,
  *   including both 02:00s: that calendar day has 25 firings, one per real hour.
+ * In zones whose offset is not a whole number of hours (Australia/Lord_Howe, Pacific/Chatham),
+ * cron-parser fails or skips some ticks of the DST nights; the schedule then goes on from the next
+ * tick it can compute: it may miss a tick of that night, never fires one twice, never stops.
  *
  * Occurrence keys are `schedule:<tick as ISO-8601 UTC>`, so a tick fires at most once whatever the
  * number of evaluations.
