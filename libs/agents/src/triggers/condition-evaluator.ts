@@ -16,7 +16,11 @@ import type { CloudEventView } from '../routing/cloud-event-view';
  *   it is counted in `lateEvents` and listed in `late`, never silently dropped.
  * - Windows and deadlines close on `onTime(now)` once `now >= deadline + allowedLatenessMs`, so a late
  *   event within the allowed lateness still counts. A firing decided by a deadline that `now` is
- *   already past by more than the allowed lateness is marked `late: true` (the process was down).
+ *   past (deadline + allowed lateness) by more than a tolerance (evaluators take `lateToleranceMs`,
+ *   default 1 s) is marked `late: true`: the process was down, or time was not advanced for a while.
+ * - The engine must not advance time (`onTime`) past events it has not fed yet (a replay feeds
+ *   them first), and must store each evaluator's state with its checkpoint: an event fed twice is
+ *   counted twice.
  * - Every firing has an `occurrenceKey` that identifies it: evaluating the same input twice yields
  *   the same key, so exactly-once is the recorder's job, not the evaluator's.
  */
