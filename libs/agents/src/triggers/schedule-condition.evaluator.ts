@@ -1,6 +1,7 @@
 import { CronDate, CronExpressionParser, type CronExpression } from 'cron-parser';
 import type { ScheduleTriggerCondition } from '@meridian/domain';
 import type { ConditionEvaluator, ConditionFiring, EvaluationOptions, EvaluationResult } from './condition-evaluator';
+import { DEFAULT_LATE_TOLERANCE_MS } from './window-evaluation';
 
 /**
  * `schedule` conditions: a cron expression in an IANA time zone (UTC when absent), with cron-parser.
@@ -10,8 +11,9 @@ import type { ConditionEvaluator, ConditionFiring, EvaluationOptions, Evaluation
  * `last < t <= now`; the next deadline is the first tick after `last`.
  *
  * Timers fire on time after a restart that spans their deadline (late, once, marked late):
- * - A tick is on time when `now - t <= onTimeToleranceMs` (default 1000 ms): the clock that drives
- *   `onTime` reached it within the tolerance. Each on-time tick fires with `late: false`.
+ * - A tick is on time when `now - t <= lateToleranceMs` (default 1000 ms, as for the other
+ *   conditions' deadlines): the clock that drives `onTime` reached it within the tolerance. Each
+ *   on-time tick fires with `late: false`.
  * - Ticks further behind `now` than that were missed (the process was down, or the driver stalled).
  *   They collapse into one firing of the most recent of them, with `late: true`: an hourly report
  *   that missed three hours while the process was down runs once when it comes back, not three times
@@ -49,10 +51,8 @@ export interface ScheduleEvaluatorOptions extends EvaluationOptions {
   /** Epoch ms the schedule counts from (the trigger's, or its condition's, creation): its first tick is the first after it. */
   readonly since: number;
   /** How far behind `now` a tick may be and still fire on time (`late: false`). Default 1000 ms. */
-  readonly onTimeToleranceMs?: number;
+  readonly lateToleranceMs?: number;
 }
-
-export const DEFAULT_ON_TIME_TOLERANCE_MS = 1000;
 
 /** How many `prev()` hints are tried before walking the ticks one by one from the last fired. */
 const PREV_HINTS = 4;
@@ -173,9 +173,9 @@ export function scheduleConditionEvaluator(
   options: ScheduleEvaluatorOptions,
 ): ConditionEvaluator<ScheduleConditionState> {
   const timezone = condition.timezone !== undefined && condition.timezone !== '' ? condition.timezone : 'UTC';
-  const tolerance = options.onTimeToleranceMs ?? DEFAULT_ON_TIME_TOLERANCE_MS;
+  const tolerance = options.lateToleranceMs ?? DEFAULT_LATE_TOLERANCE_MS;
   if (!Number.isFinite(options.since)) throw new Error('a schedule needs the epoch ms it counts from (since)');
-  if (!(tolerance >= 0)) throw new Error('onTimeToleranceMs must be zero or more');
+  if (!Number.isFinite(tolerance) || tolerance < 0) throw new RangeError(`lateToleranceMs must be a finite number ≥ 0, got ${tolerance}`);
   const ticks = new CronTicks(condition.cron, timezone, options.since);
 
   return {

@@ -68,7 +68,7 @@ describe('schedule condition evaluator', () => {
 
       expect(evaluator.onTime(state, ms('2026-01-05T10:00:01.000Z')).firings).toMatchObject([{ at: ms('2026-01-05T10:00:00Z'), late: false }]);
       expect(evaluator.onTime(state, ms('2026-01-05T10:00:01.001Z')).firings).toMatchObject([{ at: ms('2026-01-05T10:00:00Z'), late: true }]);
-      const tolerant = schedule('0 * * * *', '2026-01-05T09:30:00Z', undefined, { onTimeToleranceMs: 30_000 });
+      const tolerant = schedule('0 * * * *', '2026-01-05T09:30:00Z', undefined, { lateToleranceMs: 30_000 });
       expect(tolerant.onTime(tolerant.initialState(), ms('2026-01-05T10:00:29Z')).firings).toMatchObject([{ late: false }]);
       expect(tolerant.onTime(tolerant.initialState(), ms('2026-01-05T10:00:31Z')).firings).toMatchObject([{ late: true }]);
     });
@@ -303,7 +303,7 @@ describe('schedule condition evaluator', () => {
     it.each(transitions)('given schedules in %s around %s, when the clock jumps from any last tick, then the late firing is the walk\'s latest missed tick', (zone, change) => {
       const mismatches: string[] = [];
       for (const cron of crons) {
-        const evaluator = schedule(cron, '2026-01-01T00:00:00Z', zone, { onTimeToleranceMs: 0 });
+        const evaluator = schedule(cron, '2026-01-01T00:00:00Z', zone, { lateToleranceMs: 0 });
         for (let last = ms(change) - 18 * HOUR; last <= ms(change) + 18 * HOUR; last += 45 * MINUTE) {
           const walk: number[] = [];
           for (let tick = evaluator.nextDeadline({ kind: 'schedule', last }); tick !== null && tick <= last + 26 * HOUR; tick = evaluator.nextDeadline({ kind: 'schedule', last: tick })) {

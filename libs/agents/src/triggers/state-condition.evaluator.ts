@@ -1,6 +1,8 @@
 import type { StateTriggerCondition } from '@meridian/domain';
 import { compileJsonLogicCondition } from '../routing/json-logic-condition';
 import { matchedEvent, type ConditionEvaluator, type ConditionFiring, type EvaluationResult, type TriggerEvent } from './condition-evaluator';
+import { emptyKeyedJsonMap, keyedGet, keyedSet, type KeyedJsonMap } from './keyed-json-map';
+import type { TriggerMatchError, TriggerMatchErrorHandler } from './window-evaluation';
 
 /**
  * `state` conditions: a JSON Logic predicate over an entity's folded state, fired when it becomes
@@ -18,10 +20,13 @@ import { matchedEvent, type ConditionEvaluator, type ConditionFiring, type Evalu
  * - Edge triggered, per subject: it fires on an event after which the predicate holds when it did not
  *   hold (or had never been evaluated) before that event; it fires again only after an event after
  *   which it did not hold. The state keeps only the subjects for which the predicate holds now, so it
- *   is bounded by them, not by every subject ever seen.
+ *   is bounded by them, not by every subject ever seen (in a keyed map, so a change copies little).
  * - A predicate that throws or returns something other than a boolean does not hold (as every JSON
- *   Logic condition in Meridian: wrap a truthy test in `!!`). That is not silent: the state counts
- *   these errors and keeps the latest one, for the trigger to report.
+ *   Logic condition in Meridian: wrap a truthy test in `!!`); a subject for which it held stops
+ *   holding. That is not silent: the state counts these errors and keeps the latest one, for the
+ *   trigger to show, and `onMatchError` (the handler the other kinds report failing filters to) is
+ *   told about each, with the path `condition.predicate`. A predicate that cannot be compiled is
+ *   reported there once, as the other kinds do with their filters, and never holds.
  * - Allowed lateness does not apply: the folded state is folded in store order whatever the events'
  *   times (an event behind the watermark has already changed the entity), so every event is evaluated
  *   in store order, and replaying the store gives the same firings. `late` is always empty.
@@ -39,7 +44,7 @@ export interface StatePredicateError {
 export interface StateConditionState {
   readonly kind: 'state';
   /** Subjects for which the predicate holds, each with the id of the event that made it true. */
-  readonly holding: Readonly<Record<string, string>>;
+  readonly holding: KeyedJsonMap<string>;
   /** How many evaluations threw or did not return a boolean. */
   readonly predicateErrors: number;
   readonly lastPredicateError: StatePredicateError | null;
@@ -61,43 +66,56 @@ export function subjectIsOfType(subject: string, subjectType: string | undefined
   return !WORD_CHARACTER.test(lastOfType) || !WORD_CHARACTER.test(nextCharacter);
 }
 
-/** Subjects are data: `__proto__` or `constructor` are keys of the record, never its prototype. */
-function withHolding(holding: Readonly<Record<string, string>>, subject: string, eventId: string | null): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(holding)) {
-    if (key !== subject) Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+const PREDICATE_PATH = 'condition.predicate';
+
+function report(onError: TriggerMatchErrorHandler | undefined, error: TriggerMatchError): void {
+  try {
+    onError?.(error);
+  } catch {
+    // A failing handler must not turn a bad predicate into a failed evaluation.
   }
-  if (eventId !== null) Object.defineProperty(out, subject, { value: eventId, enumerable: true, writable: true, configurable: true });
-  return out;
 }
 
-export function stateConditionEvaluator(condition: StateTriggerCondition): ConditionEvaluator<StateConditionState> {
-  const compiled = compileJsonLogicCondition(condition.predicate);
+export interface StateEvaluatorOptions {
+  /** Told about a predicate that cannot be compiled, and each evaluation that threw or did not return a boolean; a failing handler is ignored. */
+  readonly onMatchError?: TriggerMatchErrorHandler;
+}
+
+export function stateConditionEvaluator(condition: StateTriggerCondition, options: StateEvaluatorOptions = {}): ConditionEvaluator<StateConditionState> {
+  const compiled = compileJsonLogicCondition(condition.predicate, PREDICATE_PATH);
   if (!compiled.ok) {
-    throw new Error(`invalid state predicate: ${compiled.issues.map((issue) => `${issue.path === '' ? 'predicate' : issue.path}: ${issue.message}`).join('; ')}`);
+    // As the other kinds do with a filter that cannot be used: reported once, and it never holds.
+    const message = compiled.issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ');
+    report(options.onMatchError, { path: PREDICATE_PATH, phase: 'compile', reason: 'invalid-filter', message });
   }
-  const predicate = compiled.condition;
+  const predicate = compiled.ok ? compiled.condition : null;
   const unchanged = (state: StateConditionState): EvaluationResult<StateConditionState> => ({ state, firings: [], late: [] });
 
   return {
-    initialState: () => ({ kind: 'state', holding: {}, predicateErrors: 0, lastPredicateError: null }),
+    initialState: () => ({ kind: 'state', holding: emptyKeyedJsonMap(), predicateErrors: 0, lastPredicateError: null }),
 
     onEvent(state, event: TriggerEvent): EvaluationResult<StateConditionState> {
       const subject = event.view.subject;
       const entity = event.entity;
-      if (subject === null || entity === undefined || entity === null || !subjectIsOfType(subject, condition.subjectType)) return unchanged(state);
+      if (predicate === null || subject === null || entity === undefined || entity === null) return unchanged(state);
+      if (!subjectIsOfType(subject, condition.subjectType)) return unchanged(state);
 
       const result = predicate.evaluate(entity.state);
       const holds = result.ok && result.value;
-      const counted: StateConditionState = result.ok
-        ? state
-        : {
-            ...state,
-            predicateErrors: state.predicateErrors + 1,
-            lastPredicateError: { subject, eventId: event.eventId, reason: result.reason, message: result.message },
-          };
-      if (holds === Object.hasOwn(state.holding, subject)) return unchanged(counted);
-      const next: StateConditionState = { ...counted, holding: withHolding(state.holding, subject, holds ? event.eventId : null) };
+      let counted = state;
+      if (!result.ok) {
+        const error: StatePredicateError = { subject, eventId: event.eventId, reason: result.reason, message: result.message };
+        report(options.onMatchError, {
+          path: PREDICATE_PATH,
+          phase: 'evaluate',
+          reason: result.reason,
+          message: result.message,
+          event: { eventId: event.eventId, type: event.view.type },
+        });
+        counted = { ...state, predicateErrors: state.predicateErrors + 1, lastPredicateError: error };
+      }
+      if (holds === (keyedGet(state.holding, subject) !== undefined)) return unchanged(counted);
+      const next: StateConditionState = { ...counted, holding: keyedSet(state.holding, subject, holds ? event.eventId : undefined) };
       if (!holds) return { state: next, firings: [], late: [] };
       const fired: ConditionFiring = {
         occurrenceKey: stateOccurrenceKey(subject, event.eventId),

@@ -1,6 +1,8 @@
 import { evolveEntityState, type EntityState, type StateTriggerCondition } from '@meridian/domain';
 import type { ConditionFiring, TriggerEvent } from './condition-evaluator';
-import { stateConditionEvaluator, subjectIsOfType, type StateConditionState } from './state-condition.evaluator';
+import { keyedEntries } from './keyed-json-map';
+import { stateConditionEvaluator, subjectIsOfType, type StateConditionState, type StateEvaluatorOptions } from './state-condition.evaluator';
+import type { TriggerMatchError } from './window-evaluation';
 
 const ms = (iso: string) => Date.parse(iso);
 
@@ -28,12 +30,15 @@ class EntityFeed {
   }
 }
 
+/** The subjects for which the predicate holds, sorted, with the event that made it true. */
+const holding = (state: StateConditionState) => [...keyedEntries(state.holding)].sort(([a], [b]) => a.localeCompare(b));
+
 const lowStock: StateTriggerCondition = { kind: 'state', subjectType: 'inventory', predicate: { '<': [{ var: 'level' }, 10] } };
 
 /** Feeds events in order; returns every firing and the final state. */
-function feed(condition: StateTriggerCondition, events: readonly TriggerEvent[], from?: StateConditionState) {
-  const evaluator = stateConditionEvaluator(condition);
-  let state = from ?? evaluator.initialState();
+function feed(condition: StateTriggerCondition, events: readonly TriggerEvent[], options?: StateEvaluatorOptions) {
+  const evaluator = stateConditionEvaluator(condition, options);
+  let state = evaluator.initialState();
   const firings: ConditionFiring[] = [];
   for (const event of events) {
     const result = evaluator.onEvent(state, event);
@@ -61,7 +66,7 @@ describe('state condition evaluator', () => {
           late: false,
         },
       ]);
-      expect(state.holding).toEqual({ 'inventory-42': 'evt-2' });
+      expect(holding(state)).toEqual([['inventory-42', 'evt-2']]);
     });
 
     it('given a predicate that already holds, when further events keep it true, then it does not fire again', () => {
@@ -93,7 +98,7 @@ describe('state condition evaluator', () => {
       const { firings, state } = feed(lowStock, events);
 
       expect(firings.map((firing) => firing.occurrenceKey)).toEqual(['state:inventory-42:evt-1', 'state:inventory-42:evt-5', 'state:inventory-42:evt-8']);
-      expect(state.holding).toEqual({ 'inventory-42': 'evt-8' });
+      expect(holding(state)).toEqual([['inventory-42', 'evt-8']]);
     });
 
     it('given a predicate over nested fields, when the folded state merges them, then it reads the merged state', () => {
@@ -113,7 +118,8 @@ describe('state condition evaluator', () => {
 
       const { state } = feed(lowStock, events);
 
-      expect(state.holding).toEqual({});
+      expect(holding(state)).toEqual([]);
+      expect(state.holding.size).toBe(0);
     });
   });
 
@@ -137,7 +143,7 @@ describe('state condition evaluator', () => {
         ['inventory-2', 'state:inventory-2:evt-3'],
         ['inventory-1', 'state:inventory-1:evt-7'],
       ]);
-      expect(state.holding).toEqual({ 'inventory-1': 'evt-7', 'inventory-2': 'evt-3' });
+      expect(holding(state)).toEqual([['inventory-1', 'evt-7'], ['inventory-2', 'evt-3']]);
     });
 
     it.each([
@@ -201,8 +207,8 @@ describe('state condition evaluator', () => {
         'state:constructor:evt-4', 'state:constructor:evt-6',
         'state:toString:evt-7', 'state:toString:evt-9',
       ]);
-      expect(Object.getPrototypeOf(state.holding)).toBe(Object.prototype);
-      expect(JSON.stringify(state.holding)).toBe('{"__proto__":"evt-3","constructor":"evt-6","toString":"evt-9"}');
+      expect(holding(state)).toEqual([['__proto__', 'evt-3'], ['constructor', 'evt-6'], ['toString', 'evt-9']]);
+      expect(Object.getPrototypeOf(state)).toBe(Object.prototype);
     });
   });
 
@@ -210,10 +216,17 @@ describe('state condition evaluator', () => {
     it('given a predicate that returns a number, when evaluated, then it does not hold and the error is counted and kept', () => {
       const entities = new EntityFeed();
       const truthy: StateTriggerCondition = { kind: 'state', predicate: { var: 'level' } };
+      const reported: TriggerMatchError[] = [];
 
-      const { firings, state } = feed(truthy, [entities.event('inventory-1', { level: 5 }), entities.event('inventory-1', { level: 4 })]);
+      const { firings, state } = feed(truthy, [entities.event('inventory-1', { level: 5 }), entities.event('inventory-1', { level: 4 })], {
+        onMatchError: (error) => reported.push(error),
+      });
 
       expect(firings).toEqual([]);
+      expect(reported).toEqual([
+        { path: 'condition.predicate', phase: 'evaluate', reason: 'non-boolean', message: 'returned 5, not a boolean', event: { eventId: 'evt-1', type: 'inventory.changed' } },
+        { path: 'condition.predicate', phase: 'evaluate', reason: 'non-boolean', message: 'returned 4, not a boolean', event: { eventId: 'evt-2', type: 'inventory.changed' } },
+      ]);
       expect(state.predicateErrors).toBe(2);
       expect(state.lastPredicateError).toEqual({ subject: 'inventory-1', eventId: 'evt-2', reason: 'non-boolean', message: 'returned 4, not a boolean' });
     });
@@ -228,16 +241,31 @@ describe('state condition evaluator', () => {
         entities.event('order-1', { tags: ['urgent', 'late'] }),
       ];
 
-      const { firings, state } = feed(tagged, events);
+      const { firings, state } = feed(tagged, events, {
+        onMatchError: () => {
+          throw new Error('the handler fails too');
+        },
+      });
 
       expect(firings.map((firing) => firing.occurrenceKey)).toEqual(['state:order-1:evt-1', 'state:order-1:evt-3']);
       expect(state.predicateErrors).toBe(1);
       expect(state.lastPredicateError).toMatchObject({ subject: 'order-1', eventId: 'evt-2', reason: 'threw' });
     });
 
-    it('given a predicate JSON Logic refuses, when the evaluator is built, then it is refused with the problem', () => {
-      expect(() => stateConditionEvaluator({ kind: 'state', predicate: { log: 'x' } })).toThrow(/"log" operator is not allowed/);
-      expect(() => stateConditionEvaluator({ kind: 'state', predicate: { '<': [{ var: '__proto__.x' }, 1] } })).toThrow(/may not read "__proto__"/);
+    it('given a predicate JSON Logic refuses, when the evaluator is built, then the problem is reported once and it never holds', () => {
+      const entities = new EntityFeed();
+      const reported: TriggerMatchError[] = [];
+      const events = [entities.event('inventory-1', { level: 1, x: 0 }), entities.event('inventory-2', { level: 2, x: 0 })];
+
+      const logging = feed({ kind: 'state', predicate: { log: 'x' } }, events, { onMatchError: (error) => reported.push(error) });
+      const prototype = feed({ kind: 'state', predicate: { '<': [{ var: '__proto__.x' }, 1] } }, events, { onMatchError: (error) => reported.push(error) });
+
+      expect([...logging.firings, ...prototype.firings]).toEqual([]);
+      expect(reported).toEqual([
+        { path: 'condition.predicate', phase: 'compile', reason: 'invalid-filter', message: expect.stringMatching(/^condition\.predicate\.log: the "log" operator is not allowed/) },
+        { path: 'condition.predicate', phase: 'compile', reason: 'invalid-filter', message: expect.stringMatching(/may not read "__proto__"/) },
+      ]);
+      expect(prototype.state.predicateErrors).toBe(0);
     });
   });
 

@@ -1,7 +1,8 @@
 import type { ScheduleTriggerCondition, StateTriggerCondition } from '@meridian/domain';
-import type { ConditionEvaluator, EvaluationOptions } from './condition-evaluator';
+import type { ConditionEvaluator } from './condition-evaluator';
 import { scheduleConditionEvaluator, type ScheduleConditionState } from './schedule-condition.evaluator';
 import { stateConditionEvaluator, type StateConditionState } from './state-condition.evaluator';
+import type { WindowEvaluationOptions } from './window-evaluation';
 
 /**
  * The evaluators of the conditions that do not follow a match of events: `schedule` (the clock) and
@@ -12,11 +13,10 @@ import { stateConditionEvaluator, type StateConditionState } from './state-condi
 export type TimeTriggerCondition = ScheduleTriggerCondition | StateTriggerCondition;
 export type TimeConditionState = ScheduleConditionState | StateConditionState;
 
-export interface TimeConditionOptions extends EvaluationOptions {
+/** The options of the other condition kinds, plus when the condition starts. */
+export interface TimeConditionOptions extends WindowEvaluationOptions {
   /** Epoch ms the condition counts from (the trigger's, or its condition's, creation); schedules start after it. */
   readonly since: number;
-  /** Schedules: how far behind `now` a tick may be and still fire on time. Default 1000 ms. */
-  readonly onTimeToleranceMs?: number;
 }
 
 function guarded<S extends TimeConditionState>(kind: S['kind'], evaluator: ConditionEvaluator<S>): ConditionEvaluator<TimeConditionState> {
@@ -40,7 +40,7 @@ export function timeConditionEvaluator(condition: TimeTriggerCondition, options:
     case 'schedule':
       return guarded('schedule', scheduleConditionEvaluator(condition, options));
     case 'state':
-      return guarded('state', stateConditionEvaluator(condition));
+      return guarded('state', stateConditionEvaluator(condition, options));
     default: {
       const unknown: never = condition;
       throw new Error(`not a schedule or state condition: ${JSON.stringify(unknown)}`);

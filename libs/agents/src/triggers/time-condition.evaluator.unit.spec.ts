@@ -63,9 +63,16 @@ describe('time condition evaluator factory', () => {
     expect(() => stateEvaluator.nextDeadline(scheduleEvaluator.initialState())).toThrow();
   });
 
+  it('given a predicate that cannot be compiled, when built, then it is reported to the handler the other kinds use', () => {
+    const reported: unknown[] = [];
+
+    timeConditionEvaluator({ kind: 'state', predicate: { nope: [1] } }, { ...options, onMatchError: (error) => reported.push(error) });
+
+    expect(reported).toEqual([expect.objectContaining({ path: 'condition.predicate', phase: 'compile', message: expect.stringContaining('unknown JSON Logic operator "nope"') })]);
+  });
+
   it('given an unusable condition, when built, then it is refused', () => {
     expect(() => timeConditionEvaluator({ kind: 'schedule', cron: '0 * * * *', timezone: 'Mars/Olympus' }, options)).toThrow();
-    expect(() => timeConditionEvaluator({ kind: 'state', predicate: { nope: [1] } }, options)).toThrow(/unknown JSON Logic operator "nope"/);
     expect(() => timeConditionEvaluator({ kind: 'event', match: { type: 'x' } } as unknown as TimeTriggerCondition, options)).toThrow(/not a schedule or state condition/);
   });
 });
