@@ -8,6 +8,11 @@ import type { WindowEvaluationOptions } from './window-evaluation';
  * The evaluators of the conditions that do not follow a match of events: `schedule` (the clock) and
  * `state` (an entity's folded state). Each state is tagged with its kind, so a stored state handed
  * to an evaluator of the other kind is refused loudly rather than misread.
+ *
+ * A schedule that cannot be computed (not a cron expression, an unknown time zone, a date that never
+ * comes) throws here: those are refused where the request arrives, so this is a programming error. A
+ * predicate that cannot be compiled is reported to `onMatchError` and never holds, as the other
+ * kinds treat their filters.
  */
 
 export type TimeTriggerCondition = ScheduleTriggerCondition | StateTriggerCondition;
