@@ -5,3 +5,4 @@ export * from './reasoning';
 export * from './runtime';
 export * from './presets';
 export * from './platform-health';
+export * from './triggers';

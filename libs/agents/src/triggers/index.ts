@@ -1,0 +1,3 @@
+export * from './condition-evaluator';
+export * from './window-condition.evaluator';
+export * from './time-condition.evaluator';
