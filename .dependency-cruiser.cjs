@@ -100,7 +100,6 @@ const AGENTS_PACKAGES = [
     'handlebars',
     'mustache',
     'liquidjs',
-    'langchain',
     'zod',
     'rxjs',
     '@sinclair/typebox',
