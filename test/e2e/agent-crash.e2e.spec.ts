@@ -10,7 +10,7 @@ import { killHard, spawnStandalone, type StandaloneProcess } from './support/sta
 jest.setTimeout(300_000);
 
 const KEY = 'agent-crash-admin-key-0123456789';
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, unknown>;
 
 /**
  * kill -9 in the middle of decisions: an LLM agent whose model answers slowly (so a decision is in
@@ -106,7 +106,7 @@ describe('kill -9 during decisions (standalone process)', () => {
     );
 
     for (const items of [llmLedger, rulesLedger]) {
-      const inputs = items.map((d) => (d.input as Json).payload.subject as string);
+      const inputs = items.map((d) => ((d.input as { payload: { subject: string } }).payload.subject));
       expect(new Set(inputs).size).toBe(orders);
       expect(inputs).toEqual(Array.from({ length: orders }, (_, i) => `order-${i}`));
     }

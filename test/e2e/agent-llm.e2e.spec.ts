@@ -4,7 +4,7 @@ import { eventually } from './support/eventually';
 
 jest.setTimeout(180_000);
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, unknown>;
 
 /**
  * The LLM engine through the whole app: a model's tool call becomes an action, the ledger keeps the
@@ -76,7 +76,8 @@ describe('LLM agents (standalone, OpenAI-compatible server)', () => {
       ],
     });
     // The model's answer verbatim: its tool calls with their arguments.
-    expect(decision.output.messages[0].toolCalls.map((call: Json) => [call.name, call.args])).toEqual([
+    const answer = decision.output as { messages: { toolCalls: { name: string; args: unknown }[] }[] };
+    expect(answer.messages[0].toolCalls.map((call) => [call.name, call.args])).toEqual([
       ['emit-event', { eventType: 'order.flagged', subject: 'order-llm-1', data: { why: 'large' } }],
       ['remember', { key: 'flagged', value: 'order-llm-1' }],
     ]);
@@ -92,7 +93,7 @@ describe('LLM agents (standalone, OpenAI-compatible server)', () => {
       method: 'POST',
       json: { query: `{ agent(id: "${agent.id}") { decisions { items { decisionId status usage output actions { index status } } } } }` },
     });
-    const gqlItems = ((await graphql.json()) as Json).data.agent.decisions.items as Json[];
+    const gqlItems = ((await graphql.json()) as { data: { agent: { decisions: { items: Json[] } } } }).data.agent.decisions.items;
     expect(gqlItems).toEqual([expect.objectContaining({ decisionId: decision.decisionId, status: 'decided', usage: decision.usage, output: decision.output })]);
 
     // Rebuild the agents projection: the ledger comes back from the recorded decision, not the model.
@@ -101,7 +102,7 @@ describe('LLM agents (standalone, OpenAI-compatible server)', () => {
     await eventually('the rebuilt agents projection', async () => {
       const items = (await get('/api/v1/admin/projections')).items as Json[];
       const agents = items.find((p) => p.name === 'agents');
-      return agents !== undefined && agents.activeVersion >= 2 && !agents.rebuild ? agents : undefined;
+      return agents !== undefined && (agents.activeVersion as number) >= 2 && !agents.rebuild ? agents : undefined;
     });
     expect(await ledger(agent.id as string)).toEqual([decision]);
 

@@ -9,7 +9,7 @@ import { eventually } from './support/eventually';
 
 jest.setTimeout(120_000);
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, unknown>;
 
 /** A local webhook receiver (the executor calls out; nothing leaves the machine). */
 class WebhookReceiver {
@@ -107,7 +107,7 @@ describe('Built-in agent kinds (standalone): presets, and the platform events th
   });
 
   it('an analyst created from its example emits analysis.burst once when an entity reaches the threshold, and analysis.outlier for a big value', async () => {
-    const { exampleDefinition } = await get('/api/v1/agent-presets/analyst');
+    const exampleDefinition = (await get('/api/v1/agent-presets/analyst')).exampleDefinition as Json;
     const analyst = await post('/api/v1/agents', { ...exampleDefinition, name: `order-analyst-${run}` });
     const subject = `order-${run}`;
     await ingest([1, 2, 3, 4, 5].map((n) => orderEvent(n, subject, n === 1 ? 'order.placed' : 'order.updated', { total: 10 * n })));
@@ -152,7 +152,7 @@ describe('Built-in agent kinds (standalone): presets, and the platform events th
   });
 
   it('a monitor gets meridian.chain.halted exactly once per halted chain (not the refused decisions), and tells the on-call agent', async () => {
-    const { exampleDefinition } = await get('/api/v1/agent-presets/monitor');
+    const exampleDefinition = (await get('/api/v1/agent-presets/monitor')).exampleDefinition as Json;
     const monitor = await post('/api/v1/agents', { ...exampleDefinition, name: `platform-monitor-${run}` });
     const oncall = await post('/api/v1/agents', {
       name: `oncall-${run}`,

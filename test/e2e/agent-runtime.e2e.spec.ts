@@ -6,7 +6,7 @@ import { eventually } from './support/eventually';
 
 jest.setTimeout(120_000);
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, unknown>;
 
 /** A webhook receiver that honours Idempotency-Key, as the runtime's callers are asked to. */
 class WebhookReceiver {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DEFAULT_TENANT_ID, EVENT_STORE, SYSTEM_ACTOR, streamName, type EventStore } from '@meridian/domain';
 import { API_KEY_SERVICE, hashApiKey, type ApiKeyService } from '@meridian/infrastructure/auth/api-key.service';
 import type { Role } from '@meridian/infrastructure/auth/principal';
-import type { AckMessage, EventMessage, ServerMessage, TokenMessage } from '../../apps/gateway/src/realtime/realtime-protocol';
+import type { AckMessage, ErrorMessage, EventMessage, ServerMessage, TokenMessage } from '../../apps/gateway/src/realtime/realtime-protocol';
 import { startOpenAiCompatibleServer, type OpenAiCompatibleServer } from '../support/openai-compatible-server';
 import { eventually } from './support/eventually';
 import { startStandalone, type RunningApp } from './support/standalone-app';
@@ -10,7 +10,7 @@ import { WsTestClient } from './support/ws-test-client';
 
 jest.setTimeout(120_000);
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, unknown>;
 
 const isEvent = (m: ServerMessage): m is EventMessage => m.type === 'event';
 const isToken = (m: ServerMessage): m is TokenMessage => m.type === 'token';
@@ -123,7 +123,7 @@ describe('WebSocket /ws with the agent runtime (standalone)', () => {
     expect(badId).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED', errors: [expect.objectContaining({ path: '/conversationId' })] });
     expect(unknown).toEqual({ type: 'error', of: 'message', code: 'CONVERSATION_NOT_FOUND', detail: expect.any(String), conversationId: 'no-such-conversation', requestId: 'unknown' });
     expect(badDecision).toMatchObject({ type: 'error', of: 'approval', code: 'VALIDATION_FAILED' });
-    expect((badDecision as Json).errors.map((e: Json) => e.path)).toEqual(expect.arrayContaining(['/decision']));
+    expect(((badDecision as ErrorMessage).errors ?? []).map((e) => e.path)).toEqual(expect.arrayContaining(['/decision']));
     expect(noApprovalId).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED', errors: [{ path: '/approvalId', message: 'is required' }] });
     expect(unknownApproval).toMatchObject({ type: 'error', of: 'approval', code: 'APPROVAL_NOT_FOUND', conversationId, requestId: 'unknown-approval' });
     expect(unknownConvApproval).toMatchObject({ type: 'error', of: 'approval', code: 'CONVERSATION_NOT_FOUND' });
