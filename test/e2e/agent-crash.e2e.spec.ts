@@ -1,11 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startOpenAiCompatibleServer, type OpenAiCompatibleServer } from '../support/openai-compatible-server';
 import { eventually } from './support/eventually';
 import { killHard, spawnStandalone, type StandaloneProcess } from './support/standalone-process';
+import { WebhookReceiver } from './support/webhook-receiver';
 
 jest.setTimeout(300_000);
 
@@ -21,31 +20,20 @@ type Json = Record<string, unknown>;
  */
 describe('kill -9 during decisions (standalone process)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'meridian-agent-kill9-'));
-  const deliveries: string[] = [];
-  const applied = new Set<string>();
-  let receiver: Server;
+  const receiver = new WebhookReceiver();
   let hookUrl = '';
   let llm: OpenAiCompatibleServer;
   let proc: StandaloneProcess | null = null;
 
   beforeAll(async () => {
-    receiver = createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        const key = String(req.headers['idempotency-key']);
-        deliveries.push(key);
-        applied.add(key);
-        res.writeHead(200).end();
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    await receiver.start();
+    hookUrl = receiver.url;
     llm = await startOpenAiCompatibleServer();
   });
   afterAll(async () => {
     if (proc) await killHard(proc.child);
     await llm.close();
-    await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    await receiver.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -112,6 +100,8 @@ describe('kill -9 during decisions (standalone process)', () => {
     }
     // Every action's key reached the receiver; repeats only for outcomes unrecorded at the kill.
     const expectedKeys = [...llmLedger, ...rulesLedger].map((d) => `${d.decisionId}:0`);
+    const deliveries = receiver.calls.map((call) => String(call.key));
+    const applied = new Set(deliveries);
     expect([...applied].sort()).toEqual([...expectedKeys].sort());
     const repeats = deliveries.length - applied.size;
     expect(repeats).toBeLessThanOrEqual(2);

@@ -1,40 +1,14 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_TENANT_ID, EVENT_STORE, SYSTEM_ACTOR, streamName, type EventStore } from '@meridian/domain';
 import { agentPreset } from '@meridian/agents';
 import { API_KEY_SERVICE, hashApiKey, type ApiKeyService } from '@meridian/infrastructure/auth/api-key.service';
 import { startStandalone, type RunningApp } from './support/standalone-app';
 import { eventually } from './support/eventually';
+import { WebhookReceiver } from './support/webhook-receiver';
 
 jest.setTimeout(120_000);
 
 type Json = Record<string, unknown>;
-
-/** A local webhook receiver (the executor calls out; nothing leaves the machine). */
-class WebhookReceiver {
-  readonly calls: { key: string | undefined; body: Json }[] = [];
-  private server: Server | null = null;
-  url = '';
-
-  async start(): Promise<void> {
-    this.server = createServer((req: IncomingMessage, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        this.calls.push({ key: req.headers['idempotency-key'] as string | undefined, body: text ? (JSON.parse(text) as Json) : {} });
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
-      });
-    });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server?.address() as AddressInfo).port}/fulfil`;
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-  }
-}
 
 describe('Built-in agent kinds (standalone): presets, and the platform events the monitor reacts to', () => {
   let api: RunningApp;
@@ -42,7 +16,7 @@ describe('Built-in agent kinds (standalone): presets, and the platform events th
   const run = randomUUID().slice(0, 8);
 
   beforeAll(async () => {
-    await receiver.start();
+    await receiver.start('/fulfil');
     api = await startStandalone();
   });
   afterAll(async () => {

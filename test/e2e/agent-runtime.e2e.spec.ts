@@ -1,37 +1,11 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { cloudEvent, startStandalone, type RunningApp } from './support/standalone-app';
 import { eventually } from './support/eventually';
+import { WebhookReceiver } from './support/webhook-receiver';
 
 jest.setTimeout(120_000);
 
 type Json = Record<string, unknown>;
-
-/** A webhook receiver that honours Idempotency-Key, as the runtime's callers are asked to. */
-class WebhookReceiver {
-  readonly calls: { key: string | undefined; body: unknown }[] = [];
-  private server: Server | null = null;
-  url = '';
-
-  async start(): Promise<void> {
-    this.server = createServer((req: IncomingMessage, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        this.calls.push({ key: req.headers['idempotency-key'] as string | undefined, body: text ? JSON.parse(text) : null });
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
-      });
-    });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server?.address() as AddressInfo).port}/hook`;
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-  }
-}
 
 describe('Agent runtime (standalone): routing, rules decisions, actions, conversations, chains', () => {
   let api: RunningApp;
@@ -119,7 +93,7 @@ describe('Agent runtime (standalone): routing, rules decisions, actions, convers
     });
     expect(ledger[0]).toMatchObject({ input: { kind: 'event', payload: { type: 'order.placed', subject: `order-${runId}-1` } }, placement: { hop: 1 } });
     expect((ledger[0].actions as Json[]).map((a) => a.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
-    const hooks = receiver.calls.filter((c) => (c.body as Json)?.order === `order-${runId}-1`);
+    const hooks = receiver.calls.filter((c) => c.body.order === `order-${runId}-1`);
     expect(hooks).toEqual([{ key: `${ledger[0].decisionId}:0`, body: { order: `order-${runId}-1`, amount: '150' } }]);
 
     const flagged = await eventually('the emitted event', async () => {
@@ -213,7 +187,7 @@ describe('Agent runtime (standalone): routing, rules decisions, actions, convers
       return (view.pendingApprovals as Json[]).length === 1 ? (view.pendingApprovals as Json[])[0] : undefined;
     });
     expect(pending).toMatchObject({ agentId: careful.id, reason: 'refunds need a person', action: { proposed: { action: 'call-webhook' } } });
-    expect(receiver.calls.some((c) => (c.body as Json)?.refund === 'refund-A')).toBe(false);
+    expect(receiver.calls.some((c) => c.body.refund === 'refund-A')).toBe(false);
 
     await post(`/api/v1/conversations/${conversation.id}/approvals/${pending.approvalId}`, { decision: 'approve', comment: 'ok' });
     const [approved] = await eventually('the approved action recorded', async () => {
@@ -221,7 +195,7 @@ describe('Agent runtime (standalone): routing, rules decisions, actions, convers
       return items.length === 1 && (items[0].actions as Json[])[0].status === 'succeeded' ? items : undefined;
     });
     expect((approved.actions as Json[])[0].result).toMatchObject({ approval: 'approve', approvalId: pending.approvalId, proposed: 'call-webhook', result: { status: 200 } });
-    expect(receiver.calls.filter((c) => (c.body as Json)?.refund === 'refund-A')).toEqual([{ key: `${approved.decisionId}:0`, body: { refund: 'refund-A' } }]);
+    expect(receiver.calls.filter((c) => c.body.refund === 'refund-A')).toEqual([{ key: `${approved.decisionId}:0`, body: { refund: 'refund-A' } }]);
 
     // Nobody decides on the second one: after the agent's timeout (1 s), its policy (approve) applies.
     await post(`/api/v1/conversations/${conversation.id}/messages`, { content: 'refund-B' });
