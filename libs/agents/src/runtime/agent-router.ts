@@ -256,23 +256,8 @@ export class AgentRouter {
     if (view === undefined) return;
     const agentIds = tenant.index.matchView(view);
     if (agentIds.length === 0) return;
-    const now = this.now();
     const input = eventInput(event, view);
-    const metadata: EventMetadata = {
-      occurredAt: now,
-      correlationId: event.metadata.correlationId,
-      // Routing is not a hop: the agent's decision on this input is the next one.
-      hop: event.metadata.hop,
-      causationId: event.eventId,
-      tenantId,
-      actor: AGENT_ROUTER_ACTOR,
-      ...(event.metadata.traceparent !== undefined ? { traceparent: event.metadata.traceparent } : {}),
-    };
-    for (const agentId of agentIds) {
-      const enqueued: MailboxInputEnqueued = { type: 'mailbox.input-enqueued', data: { agentId, input, enqueuedAt: now } };
-      const entry: NewEvent = { eventId: mailboxEntryId(agentId, event.eventId), type: enqueued.type, data: enqueued.data, metadata };
-      requests.push({ streamName: streamName('mailbox', agentId, tenantId), events: [entry], expected: 'any' });
-    }
+    for (const agentId of agentIds) this.enqueue(event, tenantId, agentId, input, requests);
   }
 
   /**
@@ -358,8 +343,10 @@ export class AgentRouter {
   }
 
   /**
-   * Messages wait in the mailbox of a paused agent (it decides on them once resumed), unlike domain
-   * events, which a paused agent does not get at all. A retired agent gets nothing.
+   * Appends `input` to the agent's mailbox, in the chain of `event`, with the entry id derived from
+   * both (routing again is a no-op). A retired agent gets nothing. Messages wait in the mailbox of a
+   * paused agent (it decides on them once resumed); domain events never reach one, because only
+   * active agents are in the subscription index.
    */
   private enqueue(event: RecordedEvent, tenantId: string, agentId: string, input: MailboxInput, requests: AppendRequest[]): void {
     const record = this.tenantOf(tenantId).agents.get(agentId);
@@ -368,6 +355,7 @@ export class AgentRouter {
     const metadata: EventMetadata = {
       occurredAt: now,
       correlationId: event.metadata.correlationId,
+      // Routing is not a hop: the agent's decision on this input is the next one.
       hop: event.metadata.hop,
       causationId: event.eventId,
       tenantId,

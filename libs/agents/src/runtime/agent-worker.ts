@@ -522,20 +522,17 @@ export class AgentWorker {
         const reason: unknown = controller.signal.reason;
         if (controller.signal.aborted && reason instanceof InterruptedError) {
           await this.commit(
-            () => ({
-              command: {
-                type: 'RecordDecisionCancellation',
-                data: {
-                  agentId: this.agentId,
-                  decisionId: cancelledDecisionId(decisionId, reason.by),
-                  input,
-                  reason: 'interrupted by a newer input',
-                  interruptedBy: reason.by,
-                  latencyMs: elapsed(started),
-                },
+            {
+              type: 'RecordDecisionCancellation',
+              data: {
+                agentId: this.agentId,
+                decisionId: cancelledDecisionId(decisionId, reason.by),
+                input,
+                reason: 'interrupted by a newer input',
+                interruptedBy: reason.by,
+                latencyMs: elapsed(started),
               },
-              requests: [],
-            }),
+            },
             `cancel\n${decisionId}\n${reason.by}`,
             metadata,
           );
@@ -756,13 +753,8 @@ export class AgentWorker {
           throw error;
         }
       }
-      const requests: AppendRequest[] = [];
-      if (events.length > 0) requests.push(this.agentRequest(events, `action\n${context.decisionId}\n${index}`, metadata));
-      requests.push(...step.requests);
-      if (requests.length === 0) return;
       try {
-        const results = await this.deps.store.appendMany(requests);
-        if (events.length > 0) this.applyOwn(events, results[0].nextExpectedRevision);
+        await this.appendOwn(events, `action\n${context.decisionId}\n${index}`, metadata, step.requests);
         return;
       } catch (error: unknown) {
         if (!(error instanceof ConcurrencyConflictError) || attempt >= MAX_COMMIT_ATTEMPTS) throw error;
@@ -809,22 +801,25 @@ export class AgentWorker {
     for (const decisionId of [...this.open.keys()]) if (state === null || !Object.hasOwn(state.openDecisions, decisionId)) this.open.delete(decisionId);
   }
 
-  /** A plain commit on the agent's stream, with other writes of the same step. */
-  private async commit(build: () => { command: AgentCommand; requests: readonly AppendRequest[] }, step: string, metadata: EventMetadata): Promise<void> {
+  /** Records a command on the agent's stream, deciding again on a conflict. */
+  private async commit(command: AgentCommand, step: string, metadata: EventMetadata): Promise<void> {
     for (let attempt = 1; ; attempt += 1) {
-      const { command, requests: extra } = build();
-      const events = agentDecider.decide(command, this.state, this.contextOf(metadata));
-      const requests = [...(events.length > 0 ? [this.agentRequest(events, step, metadata)] : []), ...extra];
-      if (requests.length === 0) return;
       try {
-        const results = await this.deps.store.appendMany(requests);
-        if (events.length > 0) this.applyOwn(events, results[0].nextExpectedRevision);
+        await this.appendOwn(agentDecider.decide(command, this.state, this.contextOf(metadata)), step, metadata, []);
         return;
       } catch (error: unknown) {
         if (!(error instanceof ConcurrencyConflictError) || attempt >= MAX_COMMIT_ATTEMPTS) throw error;
         await this.reloadState();
       }
     }
+  }
+
+  /** Appends the agent's events (if any) and the other writes of the same step in one commit; the cached state follows. */
+  private async appendOwn(events: readonly AgentEvent[], step: string, metadata: EventMetadata, others: readonly AppendRequest[]): Promise<void> {
+    const requests = [...(events.length > 0 ? [this.agentRequest(events, step, metadata)] : []), ...others];
+    if (requests.length === 0) return;
+    const results = await this.deps.store.appendMany(requests);
+    if (events.length > 0) this.applyOwn(events, results[0].nextExpectedRevision);
   }
 
   private agentRequest(events: readonly AgentEvent[], step: string, metadata: EventMetadata): AppendRequest {

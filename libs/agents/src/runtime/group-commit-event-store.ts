@@ -72,7 +72,7 @@ export class GroupCommitEventStore implements EventStore {
       this.queue = [];
       let group: Pending[] = [];
       const collided: { pending: Pending; stream: string }[] = [];
-      const written = new Map<string, number>();
+      const written = new Set<string>();
       let size = 0;
       for (const pending of taken) {
         if (size > 0 && size + pending.requests.length > MAX_REQUESTS_PER_COMMIT) {
@@ -85,7 +85,7 @@ export class GroupCommitEventStore implements EventStore {
           collided.push({ pending, stream: clash.streamName });
           continue;
         }
-        for (const r of pending.requests) written.set(r.streamName, -1);
+        for (const r of pending.requests) written.add(r.streamName);
         size += pending.requests.length;
         group.push(pending);
       }
@@ -101,34 +101,14 @@ export class GroupCommitEventStore implements EventStore {
           }
           group = [];
         } catch (error: unknown) {
-          if (group.length === 1) {
-            group[0].reject(error);
-            group = [];
-            break;
-          }
-          if (!(error instanceof ConcurrencyConflictError)) {
-            // Not a conflict: find whose request the store refuses by committing each on its own.
-            for (const pending of group) {
-              try {
-                pending.resolve(await this.store.appendMany(pending.requests));
-              } catch (own: unknown) {
-                pending.reject(own);
-              }
-            }
-            group = [];
-            break;
-          }
           // Another writer moved a stream: its callers get the conflict, the rest commit again.
-          const stream = error.streamName;
+          const stream = error instanceof ConcurrencyConflictError ? error.streamName : null;
           const failing = group.filter((pending) => pending.requests.some((r) => r.streamName === stream));
           if (failing.length === 0) {
-            for (const pending of group) {
-              try {
-                pending.resolve(await this.store.appendMany(pending.requests));
-              } catch (own: unknown) {
-                pending.reject(own);
-              }
-            }
+            // Not a conflict we can pin on someone: find whose request the store refuses by
+            // committing each on its own (a lone caller simply gets the error).
+            if (group.length === 1) group[0].reject(error);
+            else await this.commitEach(group);
             group = [];
             break;
           }
@@ -141,6 +121,16 @@ export class GroupCommitEventStore implements EventStore {
         const expected = pending.requests.find((r) => r.streamName === stream)?.expected ?? 'any';
         const actual = revisions.get(stream);
         pending.reject(new ConcurrencyConflictError(stream, expected, actual ?? 'no_stream', 'another write to this stream was committed first'));
+      }
+    }
+  }
+
+  private async commitEach(group: readonly Pending[]): Promise<void> {
+    for (const pending of group) {
+      try {
+        pending.resolve(await this.store.appendMany(pending.requests));
+      } catch (own: unknown) {
+        pending.reject(own);
       }
     }
   }

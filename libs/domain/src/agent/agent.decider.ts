@@ -12,7 +12,10 @@ import {
   DECISION_INPUT_KINDS,
   MESSAGE_SENDER_KINDS,
   type AgentCommand,
+  type DecisionEngine,
+  type DecisionInput,
   type DecisionPlacement,
+  type DecisionUsage,
   type DefineAgent,
   type ReceiveMessage,
   type RecordActionResult,
@@ -143,17 +146,12 @@ function recordDecision(command: RecordDecision, state: AgentState, context: Com
       data: {
         agentId: agent.id,
         decisionId: data.decisionId,
-        input: { kind: data.input.kind, ref: data.input.ref, payload: data.input.payload },
-        engine: { type: data.engine.type, ...optional('provider', data.engine.provider), ...optional('model', data.engine.model) },
+        input: inputOf(data.input),
+        engine: engineOf(data.engine),
         definitionVersion: data.definitionVersion,
         output: data.output,
         actions: indexed,
-        usage: {
-          inputTokens: data.usage.inputTokens,
-          outputTokens: data.usage.outputTokens,
-          totalTokens: data.usage.totalTokens,
-          costUsd: data.usage.costUsd,
-        },
+        usage: usageOf(data.usage),
         latencyMs: data.latencyMs,
         correlationId: context.correlationId,
         ...placementOf(data),
@@ -162,11 +160,21 @@ function recordDecision(command: RecordDecision, state: AgentState, context: Com
   ];
 }
 
+/* Events carry only the known fields of what a command passed in. */
+const inputOf = (input: DecisionInput): DecisionInput => ({ kind: input.kind, ref: input.ref, payload: input.payload });
+const engineOf = (engine: DecisionEngine): DecisionEngine => ({ type: engine.type, ...optional('provider', engine.provider), ...optional('model', engine.model) });
+const usageOf = (usage: DecisionUsage): DecisionUsage => ({
+  inputTokens: usage.inputTokens,
+  outputTokens: usage.outputTokens,
+  totalTokens: usage.totalTokens,
+  costUsd: usage.costUsd,
+});
+
 function placementOf(data: DecisionPlacement): DecisionPlacement {
   return {
     ...optional('mailboxRevision', data.mailboxRevision),
     ...(data.coalesced !== undefined && data.coalesced.length > 0 && {
-      coalesced: data.coalesced.map((input) => ({ kind: input.kind, ref: input.ref, payload: input.payload })),
+      coalesced: data.coalesced.map(inputOf),
     }),
     ...optional('hop', data.hop),
   };
@@ -184,12 +192,12 @@ function recordDecisionFailure(command: RecordDecisionFailure, state: AgentState
       data: {
         agentId: agent.id,
         decisionId: data.decisionId,
-        input: { kind: data.input.kind, ref: data.input.ref, payload: data.input.payload },
-        engine: { type: data.engine.type, ...optional('provider', data.engine.provider), ...optional('model', data.engine.model) },
+        input: inputOf(data.input),
+        engine: engineOf(data.engine),
         definitionVersion: data.definitionVersion,
         error: { message: data.error.message, ...optional('code', data.error.code) },
         ...optional('output', data.output),
-        usage: data.usage,
+        usage: usageOf(data.usage),
         latencyMs: data.latencyMs,
         correlationId: context.correlationId,
         ...placementOf(data),
@@ -209,7 +217,7 @@ function recordDecisionCancellation(command: RecordDecisionCancellation, state: 
       data: {
         agentId: agent.id,
         decisionId: data.decisionId,
-        input: { kind: data.input.kind, ref: data.input.ref, payload: data.input.payload },
+        input: inputOf(data.input),
         reason: data.reason,
         ...optional('interruptedBy', data.interruptedBy),
         latencyMs: data.latencyMs,
