@@ -11,8 +11,8 @@
  * so tests can count model calls and inspect what was sent. As the real API does, a request
  * without an `anthropic-version` header is rejected with 400.
  */
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { readBody, sendJson, startLoopbackHttpServer } from './loopback-http-server';
 
 export interface ScriptedAnthropicUsage {
   readonly inputTokens: number;
@@ -122,29 +122,7 @@ const ERROR_TYPES: Readonly<Record<number, string>> = {
 export async function startAnthropicCompatibleServer(): Promise<AnthropicCompatibleServer> {
   const queue: ScriptedAnthropicResponse[] = [];
   const requests: RecordedAnthropicRequest[] = [];
-  const sockets = new Set<Socket>();
-  const timers = new Set<NodeJS.Timeout>();
   let sequence = 0;
-
-  const wait = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        resolve();
-      }, ms);
-      timers.add(timer);
-    });
-
-  const server: Server = createServer((request, response) => {
-    void handle(request, response).catch((error: unknown) => {
-      if (!response.headersSent) sendError(response, 500, String(error));
-      else response.destroy();
-    });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const raw = await readBody(request);
@@ -175,7 +153,7 @@ export async function startAnthropicCompatibleServer(): Promise<AnthropicCompati
       sendError(response, 500, 'no scripted response');
       return;
     }
-    if (scripted.delayMs !== undefined && scripted.delayMs > 0) await wait(scripted.delayMs);
+    if (scripted.delayMs !== undefined && scripted.delayMs > 0) await http.wait(scripted.delayMs);
     // The client may have given up while we waited (a timeout): nothing left to answer.
     if (response.destroyed || request.socket.destroyed) return;
 
@@ -191,14 +169,10 @@ export async function startAnthropicCompatibleServer(): Promise<AnthropicCompati
     else sendJson(response, 200, message(id, model, scripted, usage));
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const http = await startLoopbackHttpServer(handle, (response, error) => sendError(response, 500, String(error)));
 
   return {
-    baseUrl: `http://127.0.0.1:${port}`,
+    baseUrl: `http://127.0.0.1:${http.port}`,
     get requests() {
       return requests;
     },
@@ -211,29 +185,8 @@ export async function startAnthropicCompatibleServer(): Promise<AnthropicCompati
       queue.length = 0;
       requests.length = 0;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const timer of timers) clearTimeout(timer);
-        timers.clear();
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    close: () => http.close(),
   };
-}
-
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
-}
-
-function sendJson(response: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
-  response.end(text);
 }
 
 function sendError(response: ServerResponse, status: number, message: string, type?: string, headers: Readonly<Record<string, string>> = {}): void {

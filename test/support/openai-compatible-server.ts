@@ -7,8 +7,8 @@
  * expected fails loudly instead of hanging. Every request is recorded (parsed body and headers),
  * so tests can count model calls and inspect the messages and tools that were sent.
  */
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { readBody, sendJson, startLoopbackHttpServer } from './loopback-http-server';
 
 export interface ScriptedUsage {
   readonly promptTokens: number;
@@ -96,29 +96,7 @@ export const DEFAULT_SCRIPTED_USAGE: ScriptedUsage = { promptTokens: 11, complet
 export async function startOpenAiCompatibleServer(): Promise<OpenAiCompatibleServer> {
   const queue: ScriptedResponse[] = [];
   const requests: RecordedRequest[] = [];
-  const sockets = new Set<Socket>();
-  const timers = new Set<NodeJS.Timeout>();
   let sequence = 0;
-
-  const wait = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        resolve();
-      }, ms);
-      timers.add(timer);
-    });
-
-  const server: Server = createServer((request, response) => {
-    void handle(request, response).catch((error: unknown) => {
-      if (!response.headersSent) sendJson(response, 500, { error: { message: String(error), type: 'server_error' } });
-      else response.destroy();
-    });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const raw = await readBody(request);
@@ -145,7 +123,7 @@ export async function startOpenAiCompatibleServer(): Promise<OpenAiCompatibleSer
       sendJson(response, 500, { error: { message: 'no scripted response', type: 'server_error' } });
       return;
     }
-    if (scripted.delayMs !== undefined && scripted.delayMs > 0) await wait(scripted.delayMs);
+    if (scripted.delayMs !== undefined && scripted.delayMs > 0) await http.wait(scripted.delayMs);
     // The client may have given up while we waited (a timeout): nothing left to answer.
     if (response.destroyed || request.socket.destroyed) return;
 
@@ -161,14 +139,10 @@ export async function startOpenAiCompatibleServer(): Promise<OpenAiCompatibleSer
     else sendJson(response, 200, completion(id, model, scripted, usage));
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const http = await startLoopbackHttpServer(handle, (response, error) => sendJson(response, 500, { error: { message: String(error), type: 'server_error' } }));
 
   return {
-    baseUrl: `http://127.0.0.1:${port}/v1`,
+    baseUrl: `http://127.0.0.1:${http.port}/v1`,
     get requests() {
       return requests;
     },
@@ -181,29 +155,8 @@ export async function startOpenAiCompatibleServer(): Promise<OpenAiCompatibleSer
       queue.length = 0;
       requests.length = 0;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const timer of timers) clearTimeout(timer);
-        timers.clear();
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    close: () => http.close(),
   };
-}
-
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
-}
-
-function sendJson(response: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
-  response.end(text);
 }
 
 const argumentsText = (call: ScriptedToolCall) => (typeof call.arguments === 'string' ? call.arguments : JSON.stringify(call.arguments));
