@@ -43,6 +43,8 @@ export interface TriggerMatchedEvent {
   readonly position: number;
   readonly type: string;
   readonly subject: string | null;
+  /** Its event time (ISO-8601): the CloudEvent `time`, else when it was recorded. */
+  readonly time?: string;
 }
 
 /**
@@ -59,6 +61,10 @@ export type FireTrigger = {
     readonly matchedEvents: readonly TriggerMatchedEvent[];
     /** When the condition held (ISO-8601); defaults to `context.now`. */
     readonly firedAt?: string;
+    /** The window's subject; null for global windows and schedules. */
+    readonly subject?: string | null;
+    /** Decided by a deadline the evaluator reached late (the engine was down or behind). */
+    readonly late?: boolean;
   };
 };
 

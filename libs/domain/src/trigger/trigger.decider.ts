@@ -100,12 +100,19 @@ function validateMatchedEvents(value: unknown, issues: TriggerValidationIssue[])
       Number.isSafeInteger(item.position) &&
       item.position >= 0 &&
       isNonBlank(item.type) &&
-      (item.subject === undefined || item.subject === null || typeof item.subject === 'string');
+      (item.subject === undefined || item.subject === null || typeof item.subject === 'string') &&
+      (item.time === undefined || isTimestamp(item.time));
     if (!valid) {
-      issues.push({ path, message: 'must be { eventId, position (non-negative integer), type, subject (string or null) }' });
+      issues.push({ path, message: 'must be { eventId, position (non-negative integer), type, subject (string or null), time? (ISO-8601) }' });
       return { eventId: '', position: 0, type: '', subject: null };
     }
-    return { eventId: item.eventId as string, position: item.position as number, type: item.type as string, subject: (item.subject as string | null | undefined) ?? null };
+    return {
+      eventId: item.eventId as string,
+      position: item.position as number,
+      type: item.type as string,
+      subject: (item.subject as string | null | undefined) ?? null,
+      ...(item.time !== undefined && { time: item.time as string }),
+    };
   });
 }
 
@@ -126,6 +133,8 @@ function fire(command: FireTrigger, state: TriggerState, context: CommandContext
   if (!isTimestamp(firedAt)) issues.push({ path: 'firedAt', message: 'must be an ISO-8601 timestamp' });
   if (data.firingId !== undefined && !isNonBlank(data.firingId)) issues.push({ path: 'firingId', message: 'must be a non-empty string' });
   const matchedEvents = validateMatchedEvents(data.matchedEvents, issues);
+  if (data.subject !== undefined && data.subject !== null && typeof data.subject !== 'string') issues.push({ path: 'subject', message: 'must be a string or null' });
+  if (data.late !== undefined && typeof data.late !== 'boolean') issues.push({ path: 'late', message: 'must be a boolean' });
   if (issues.length > 0) throw triggerValidationFailed(issues);
 
   if (trigger.cooldownMs !== null && trigger.lastFiredAt !== null) {
@@ -152,6 +161,8 @@ function fire(command: FireTrigger, state: TriggerState, context: CommandContext
         matchedEvents,
         firedAt,
         action: trigger.definition.action,
+        ...(data.subject !== undefined && { subject: data.subject }),
+        ...(data.late !== undefined && { late: data.late }),
       },
     },
   ];

@@ -44,6 +44,10 @@ export type TriggerFired = {
     readonly matchedEvents: readonly TriggerMatchedEvent[];
     readonly firedAt: string;
     readonly action: TriggerAction;
+    /** The window's subject (absent on firings recorded before it was kept). */
+    readonly subject?: string | null;
+    /** True when a deadline decided it late (the engine was down or behind when the window closed). */
+    readonly late?: boolean;
   };
 };
 
