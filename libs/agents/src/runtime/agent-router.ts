@@ -25,6 +25,7 @@ import {
 } from '@meridian/domain';
 import { cloudEventViewOf, type CloudEventView } from '../routing/cloud-event-view';
 import { SubscriptionIndex, type SubscriptionErrorHandler } from '../routing/subscription-matcher';
+import { planTriggerAction } from '../triggers/trigger-actions';
 import type { CheckpointStore } from './checkpoint-store.port';
 
 /** Namespace for mailbox entry ids: uuid v5 of (agent id, routed event id). */
@@ -101,7 +102,8 @@ function isLifecycleEvent(event: RecordedEvent): event is RecordedEvent & Lifecy
 }
 
 /**
- * Routes ingested domain events to the durable mailboxes of the agents that subscribe to them.
+ * Routes ingested domain events to the durable mailboxes of the agents that subscribe to them, and
+ * carries out triggers' firings (`trigger.fired`: see triggers/trigger-actions.ts).
  *
  * One store subscription over everything after the checkpoint, in global order. Agent lifecycle
  * events (in `<tenant>/agent-<id>` streams) keep a per-tenant `SubscriptionIndex` of the ACTIVE
@@ -231,6 +233,8 @@ export class AgentRouter {
       } else if (parsed.category === 'conversation') {
         this.applyIfConversationStarted(event);
         if (event.type === 'conversation.message-posted') this.routeConversationMessage(event, parsed.tenantId, parsed.id, requests);
+      } else if (parsed.category === 'trigger') {
+        if (event.type === 'trigger.fired') await this.routeFiring(event, parsed.tenantId, requests);
       } else if (ROUTED_CATEGORIES.has(parsed.category)) this.route(event, parsed.tenantId, requests);
     }
     try {
@@ -283,6 +287,18 @@ export class AgentRouter {
       if (page.length < REBUILD_PAGE_SIZE) return;
       after = page[page.length - 1].position;
     }
+  }
+
+  /**
+   * A trigger's firing: its action (a task for the trigger's agent, a message to another agent, or
+   * an event to store), in the firing's chain, with ids derived from the firing.
+   */
+  private async routeFiring(event: RecordedEvent, tenantId: string, requests: AppendRequest[]): Promise<void> {
+    const plan = await planTriggerAction(this.options.store, tenantId, event, (message) =>
+      this.report(new Error(`trigger firing ${event.eventId}: template not rendered (${message})`)),
+    );
+    for (const { agentId, input } of plan.inputs) this.enqueue(event, tenantId, agentId, input, requests);
+    requests.push(...plan.appends);
   }
 
   /** Participants of open conversations (a closed one takes no more messages: it is forgotten). */

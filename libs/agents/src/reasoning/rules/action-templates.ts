@@ -177,3 +177,14 @@ export function compileAction(action: AgentAction, path: string, issues: Validat
   const direct = compileDirect(action, path, issues);
   return { render: direct };
 }
+
+/** A JSON value whose strings are templates (trigger actions' `task`, `content`, `data`…). */
+export interface CompiledTemplateValue {
+  render(context: unknown): unknown;
+}
+
+/** Compiles any JSON value's strings as templates, with the rules above; problems go to `issues`. */
+export function compileTemplateValue(value: unknown, path: string, issues: ValidationIssue[]): CompiledTemplateValue {
+  const compiled = compileValue(value, path, issues);
+  return { render: (context) => renderValue(compiled, context) };
+}
