@@ -236,11 +236,15 @@ export const readSideTypeDefs = /* GraphQL */ `
     triggerId: ID!
     agentId: ID!
     occurrenceKey: String!
-    "The events that matched: { eventId, position, type, subject }."
+    "The events that matched: { eventId, position, type, subject, time }."
     matchedEvents: [JSON!]!
     action: JSON!
     definitionVersion: Int!
     firedAt: String!
+    "The window's subject; null for global windows and schedules."
+    subject: String
+    "Decided by a deadline the engine reached late (it was down or behind)."
+    late: Boolean!
     position: SafeInt!
   }
 

@@ -30,11 +30,15 @@ export interface TriggerFiringView {
   readonly triggerId: string;
   readonly agentId: string;
   readonly occurrenceKey: string;
-  /** The events that matched: `{ eventId, position, type, subject }`. */
+  /** The events that matched: `{ eventId, position, type, subject, time }`. */
   readonly matchedEvents: ReadonlyArray<Readonly<Record<string, unknown>>>;
   readonly action: Readonly<Record<string, unknown>>;
   readonly definitionVersion: number;
   readonly firedAt: string;
+  /** The window's subject; null for global windows and schedules. */
+  readonly subject: string | null;
+  /** Decided by a deadline the engine reached late (it was down or behind when the window closed). */
+  readonly late: boolean;
   readonly position: number;
 }
 
@@ -75,6 +79,8 @@ export function toTriggerFiringView(row: TriggerFiringRecord): TriggerFiringView
     action: row.action,
     definitionVersion: row.definitionVersion,
     firedAt: row.firedAt,
+    subject: row.subject,
+    late: row.late,
     position: row.position,
   };
 }

@@ -79,7 +79,7 @@ export class TriggerFiringRecord {
   @Column({ name: 'occurrence_key', type: 'text' })
   occurrenceKey!: string;
 
-  /** `[{ eventId, position, type, subject }]`. */
+  /** `[{ eventId, position, type, subject, time }]`. */
   @Column(jsonColumn('matched_events'))
   matchedEvents!: Array<Record<string, unknown>>;
 
@@ -93,6 +93,14 @@ export class TriggerFiringRecord {
 
   @Column(timestampColumn('fired_at'))
   firedAt!: string;
+
+  /** The window's subject; null for global windows and schedules. */
+  @Column({ name: 'subject', type: 'text', nullable: true })
+  subject!: string | null;
+
+  /** Decided by a deadline the engine reached late (it was down or behind). */
+  @Column({ name: 'late', type: 'boolean', default: false })
+  late!: boolean;
 
   @Column(positionColumn('position'))
   position!: number;

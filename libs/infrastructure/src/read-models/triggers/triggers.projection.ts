@@ -10,7 +10,7 @@ export const TRIGGERS_PROJECTION = 'triggers';
 /** Projects trigger streams into `rm_triggers` and their firings into `rm_trigger_firings`. */
 export class TriggersProjection implements Projection {
   readonly name = TRIGGERS_PROJECTION;
-  readonly version = 1;
+  readonly version = 2;
   readonly tables = [TriggerRecord, TriggerFiringRecord];
   readonly filter = { types: ['trigger.*'] };
 
@@ -97,6 +97,8 @@ export class TriggersProjection implements Projection {
             action: { ...data.action },
             definitionVersion: data.version,
             firedAt: data.firedAt,
+            subject: data.subject ?? null,
+            late: data.late === true,
             position: recorded.position,
           });
           break;
