@@ -884,7 +884,11 @@ export class AgentWorker {
       case 'agent-message':
         return { ...base, message: { from: mailboxInput.from, content: mailboxInput.content } };
       case 'task':
-        return { ...base, message: { from: `trigger:${mailboxInput.triggerId}`, content: mailboxInput.task } };
+        return {
+          ...base,
+          message: { from: `trigger:${mailboxInput.triggerId}`, content: mailboxInput.task },
+          task: { triggerId: mailboxInput.triggerId, firingId: mailboxInput.ref, context: mailboxInput.context ?? null },
+        };
       default: {
         const unknownInput: never = mailboxInput;
         throw new Error(`Unknown mailbox input ${JSON.stringify(unknownInput)}`);

@@ -8,6 +8,8 @@ import type { CloudEventView } from '../../routing/cloud-event-view';
  * - `input`: what is being reacted to (`kind` event | message | task | agent-message, `ref`, `payload`).
  * - `event`: the CloudEvent view `{ type, subject, source, id, time, data, extensions }`, for events.
  * - `message`: `{ from, content }`, for chat messages, tasks and agent messages.
+ * - `task`: `{ triggerId, firingId, context }` for a trigger's task; `context` holds the firing
+ *   (`firing`, `subject`) and the matched events (`matchedEvents`, and `events` with their data).
  * - `entity`: the folded state of the event's subject (`{ subject, state, eventCount, … }`), or
  *   null when the subject has none yet.
  * - `memory`: the agent's memory (what `remember` actions stored).
@@ -23,6 +25,7 @@ export interface DecisionContext {
   readonly coalesced?: readonly DecisionInput[];
   readonly event?: CloudEventView;
   readonly message?: { readonly from: string; readonly content: string };
+  readonly task?: { readonly triggerId: string; readonly firingId: string; readonly context: unknown };
   readonly entity?: EntityState | null;
   readonly memory: Readonly<Record<string, unknown>>;
   readonly agent: { readonly id: string; readonly name: string; readonly kind: AgentKind };
