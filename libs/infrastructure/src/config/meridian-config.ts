@@ -28,6 +28,8 @@ export const ConfigEnvSchema = Type.Object(
     MERIDIAN_DEFAULT_MAX_TOKENS_PER_CHAIN: Type.Integer({ minimum: 1, default: 20_000 }),
     MERIDIAN_DEFAULT_MAX_COST_PER_CHAIN: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
     MERIDIAN_MONITOR_LAG_EVENTS: Type.Integer({ minimum: 1, default: 10_000 }),
+    MERIDIAN_TRIGGER_ALLOWED_LATENESS_MS: Type.Integer({ minimum: 0, default: 5_000 }),
+    MERIDIAN_TRIGGER_TICK_MS: Type.Integer({ minimum: 10, default: 1_000 }),
     MERIDIAN_LLM_PRICES: Type.Optional(Type.String({ description: 'JSON price table: { "<model> or <provider>/<model>": { "inputUsdPerMillion": 0.15, "outputUsdPerMillion": 0.6 } }' })),
     MERIDIAN_LLM_KEYED_BASE_URLS: Type.Optional(Type.String({ description: 'Comma-separated base URLs (besides the providers\' defaults) that may receive the deployment\'s LLM API keys' })),
     MERIDIAN_LLM_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 60_000 }),
@@ -69,6 +71,11 @@ export interface MeridianConfig {
   /** Chain budgets of agents defined without them. */
   readonly defaultBudgets: { readonly maxHops: number; readonly maxDecisionsPerChain: number; readonly maxTokensPerChain: number; readonly maxCostPerChain?: number };
   readonly llm: { readonly keyedBaseUrls: readonly string[]; readonly prices: LlmPriceTable; readonly timeoutMs: number; readonly maxRetries: number; readonly retryBaseDelayMs: number };
+  /**
+   * The trigger engine: how late an event (behind the newest event time a trigger has seen) may be
+   * and still count, and how often its clock closes windows and fires schedules.
+   */
+  readonly triggers: { readonly allowedLatenessMs: number; readonly tickMs: number };
   /** Outbound `call-webhook` actions. */
   readonly outboundWebhooks: { readonly retries: number; readonly minDelayMs: number; readonly timeoutMs: number };
 }
@@ -148,6 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeridianConfig
       keyedBaseUrls: (parsed.MERIDIAN_LLM_KEYED_BASE_URLS ?? '').split(',').map((url) => url.trim()).filter((url) => url !== ''),
       prices,
       timeoutMs: parsed.MERIDIAN_LLM_TIMEOUT_MS, maxRetries: parsed.MERIDIAN_LLM_MAX_RETRIES, retryBaseDelayMs: parsed.MERIDIAN_LLM_RETRY_BASE_DELAY_MS },
+    triggers: { allowedLatenessMs: parsed.MERIDIAN_TRIGGER_ALLOWED_LATENESS_MS, tickMs: parsed.MERIDIAN_TRIGGER_TICK_MS },
     outboundWebhooks: { retries: parsed.MERIDIAN_WEBHOOK_RETRIES, minDelayMs: parsed.MERIDIAN_WEBHOOK_RETRY_MIN_DELAY_MS, timeoutMs: parsed.MERIDIAN_WEBHOOK_TIMEOUT_MS },
   };
 }
