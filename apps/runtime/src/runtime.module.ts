@@ -1,5 +1,6 @@
 import { Global, Inject, Injectable, Module, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
+import type { Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import { EVENT_STORE, type EventStore } from '@meridian/domain';
 import {
@@ -12,6 +13,8 @@ import {
   PlatformHealthReporter,
   RuntimeDeadlines,
   TOKEN_STREAM,
+  TRIGGER_STATE_STORE,
+  TriggerEngine,
   WEBHOOK_CLIENT,
   type InboundEventsPort,
   type LlmDecider,
@@ -23,13 +26,17 @@ import { SqlCheckpointStore } from '@meridian/infrastructure/checkpoints/sql-che
 import { MERIDIAN_CONFIG, type MeridianConfig } from '@meridian/infrastructure/config/meridian-config';
 import { LangChainLlmDecider } from '@meridian/infrastructure/llm/langchain-llm-decider';
 import { LlmReasoningEngine } from '@meridian/infrastructure/llm/llm-reasoning-engine';
+import { METRICS_REGISTRY } from '@meridian/infrastructure/metrics/metrics-registry';
+import { TriggerMetrics } from '@meridian/infrastructure/metrics/trigger-metrics';
 import { HttpWebhookClient } from '@meridian/infrastructure/outbound/http-webhook.client';
+import { SqlTriggerStateStore } from '@meridian/infrastructure/triggers/sql-trigger-state.store';
 import { PROJECTION_MANAGER, READ_MODEL_DATA_SOURCE, type ProjectionManager } from '@meridian/infrastructure/read-models';
 
 export const AGENT_ROUTER = Symbol('AgentRouter');
 export const AGENT_RUNTIME = Symbol('AgentRuntime');
 export const RUNTIME_DEADLINES = Symbol('RuntimeDeadlines');
 export const PLATFORM_HEALTH_REPORTER = Symbol('PlatformHealthReporter');
+export const TRIGGER_ENGINE = Symbol('TriggerEngine');
 const RUNTIME_CHECKPOINTS = Symbol('RuntimeCheckpoints');
 
 function runtimeLogger(logger: PinoLogger): RuntimeLogger {
@@ -41,9 +48,9 @@ function runtimeLogger(logger: PinoLogger): RuntimeLogger {
 }
 
 /**
- * Starts the agent loop once the app is up: the router (ingested events and messages → mailboxes),
- * the runtime (mailboxes → decisions → actions) and the deadlines (approval timeouts, request
- * timeouts). Stopped in onModuleDestroy, before the store closes under them.
+ * Starts the agent loop once the app is up: the router (ingested events, messages and trigger
+ * firings → mailboxes), the runtime (mailboxes → decisions → actions), the deadlines (approval
+ * timeouts, request timeouts) and the trigger engine (events and time → firings). Stopped in onModuleDestroy, before the store closes under them.
  */
 @Injectable()
 export class RuntimeLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
@@ -53,18 +60,23 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, OnModuleDestroy
     @Inject(AGENT_RUNTIME) private readonly runtime: AgentRuntime,
     @Inject(RUNTIME_DEADLINES) private readonly deadlines: RuntimeDeadlines,
     @Inject(PLATFORM_HEALTH_REPORTER) private readonly health: PlatformHealthReporter,
+    @Inject(TRIGGER_STATE_STORE) private readonly triggerStates: SqlTriggerStateStore,
+    @Inject(TRIGGER_ENGINE) private readonly triggers: TriggerEngine,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     await this.checkpoints.init();
+    await this.triggerStates.init();
     await this.router.start();
     await this.runtime.start();
     await this.deadlines.start();
+    await this.triggers.start();
     await this.health.start();
   }
 
   async onModuleDestroy(): Promise<void> {
     await this.health.stop();
+    await this.triggers.stop();
     await this.deadlines.stop();
     await this.router.stop();
     await this.runtime.stop();
@@ -129,8 +141,24 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, OnModuleDestroy
         }),
       inject: [EVENT_STORE, RUNTIME_CHECKPOINTS, INBOUND_EVENTS, PROJECTION_MANAGER, PinoLogger, MERIDIAN_CONFIG],
     },
+    { provide: TRIGGER_STATE_STORE, useFactory: (dataSource: DataSource) => new SqlTriggerStateStore(dataSource), inject: [READ_MODEL_DATA_SOURCE] },
+    {
+      provide: TRIGGER_ENGINE,
+      useFactory: (store: EventStore, states: SqlTriggerStateStore, config: MeridianConfig, registry: Registry, logger: PinoLogger) =>
+        new TriggerEngine({
+          store,
+          states,
+          clock: () => Date.now(),
+          allowedLatenessMs: config.triggers.allowedLatenessMs,
+          tickMs: config.triggers.tickMs,
+          maxHops: config.defaultBudgets.maxHops,
+          logger: runtimeLogger(logger),
+          observer: new TriggerMetrics(registry),
+        }),
+      inject: [EVENT_STORE, TRIGGER_STATE_STORE, MERIDIAN_CONFIG, METRICS_REGISTRY, PinoLogger],
+    },
     RuntimeLifecycle,
   ],
-  exports: [INBOUND_EVENTS, TOKEN_STREAM, AGENT_ROUTER, AGENT_RUNTIME, RUNTIME_DEADLINES],
+  exports: [INBOUND_EVENTS, TOKEN_STREAM, AGENT_ROUTER, AGENT_RUNTIME, RUNTIME_DEADLINES, TRIGGER_ENGINE, TRIGGER_STATE_STORE],
 })
 export class RuntimeModule {}

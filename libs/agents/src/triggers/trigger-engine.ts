@@ -370,8 +370,14 @@ export class TriggerEngine {
         counts.push({ trigger, counter: error.code === 'TRIGGER_COOLING_DOWN' ? 'suppressed' : 'refused' });
         continue;
       }
-      // Already fired for this occurrence (a replay): nothing to record.
-      if (events.length === 0) continue;
+      if (events.length === 0) {
+        // Already recorded for this occurrence: a replay after a crash between recording a firing
+        // and committing past it. The committed counters predate it (they are committed with the
+        // states that decided it), so it is counted now — once, like the firing.
+        counts.push({ trigger, counter: 'firings' });
+        if (firing.late) counts.push({ trigger, counter: 'lateFirings' });
+        continue;
+      }
       entry.aggregate.state = events.reduce(triggerDecider.evolve, entry.aggregate.state);
       for (const event of events) entry.request.events.push({ eventId: firingId, type: event.type, data: event.data, metadata });
       counts.push({ trigger, counter: 'firings' });

@@ -4,7 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { Response } from 'express';
 import { QueryBus } from '@nestjs/cqrs';
 import type { Page, TriggerFiringView, TriggerView as TriggerReadView } from '@meridian/infrastructure/read-models';
-import { GetTriggerQuery, ListTriggerFiringsQuery, ListTriggersQuery } from './trigger.queries';
+import { GetTriggerQuery, ListTriggerFiringsQuery, ListTriggersQuery, type TriggerEvaluationView } from './trigger.queries';
 import { Ctx, type RequestContext } from '../../http/request-context.decorator';
 import { TypeBoxQueryPipe } from '../../http/typebox.pipe';
 import { etag } from '../../shared/aggregate-command';
@@ -56,10 +56,12 @@ export class TriggerQueriesHttpController {
     @Query(new TypeBoxQueryPipe(ItemQuerySchema)) query: Static<typeof ItemQuerySchema>,
     @Ctx() ctx: RequestContext,
     @Res({ passthrough: true }) response: Response,
-  ): Promise<TriggerView> {
+  ): Promise<TriggerView & { evaluation: TriggerEvaluationView | null }> {
     const trigger = await this.queries.execute(new GetTriggerQuery(ctx.tenantId, triggerId, query.minPosition));
     response.setHeader('ETag', etag(trigger.revision));
-    return triggerView(trigger);
+    // What the engine counted (evaluations, firings, suppressions, late events) and when its
+    // condition state started; null until the engine has seen the trigger.
+    return { ...triggerView(trigger), evaluation: trigger.evaluation };
   }
 
   /** Each firing with the events that matched. */

@@ -1,4 +1,6 @@
+import { Inject } from '@nestjs/common';
 import { IQueryHandler, Query, QueryHandler } from '@nestjs/cqrs';
+import type { StoredTriggerEvaluation, TriggerStateStore } from '@meridian/agents';
 import { notFound } from '@meridian/domain';
 import { TriggersReadRepository, type Page, type TriggerFiringView, type TriggerView } from '@meridian/infrastructure/read-models';
 import { ReadYourWrites } from '../../shared/read-your-writes';
@@ -12,7 +14,12 @@ export class ListTriggersQuery extends Query<Page<TriggerView>> {
   }
 }
 
-export class GetTriggerQuery extends Query<TriggerView> {
+/** What the trigger engine keeps about a trigger (see TriggerStateStore); read by `GET /triggers/:id`. */
+export const TRIGGER_EVALUATIONS = Symbol('TriggerEvaluations');
+
+export type TriggerEvaluationView = Omit<StoredTriggerEvaluation, 'state' | 'tenantId' | 'triggerId'>;
+
+export class GetTriggerQuery extends Query<TriggerView & { readonly evaluation: TriggerEvaluationView | null }> {
   constructor(
     readonly tenantId: string,
     readonly triggerId: string,
@@ -53,13 +60,16 @@ export class GetTriggerHandler implements IQueryHandler<GetTriggerQuery> {
   constructor(
     private readonly triggers: TriggersReadRepository,
     private readonly consistency: ReadYourWrites,
+    @Inject(TRIGGER_EVALUATIONS) private readonly evaluations: TriggerStateStore,
   ) {}
 
-  async execute({ tenantId, triggerId, minPosition }: GetTriggerQuery): Promise<TriggerView> {
+  async execute({ tenantId, triggerId, minPosition }: GetTriggerQuery): Promise<TriggerView & { readonly evaluation: TriggerEvaluationView | null }> {
     await this.consistency.require(minPosition, ['triggers']);
     const trigger = await this.triggers.get(triggerId, tenantId);
     if (!trigger) throw missing(triggerId);
-    return trigger;
+    const stored = await this.evaluations.find(tenantId, triggerId);
+    const evaluation = stored === null ? null : { conditionVersion: stored.conditionVersion, stateSince: stored.stateSince, stateReason: stored.stateReason, stats: stored.stats };
+    return { ...trigger, evaluation };
   }
 }
 
