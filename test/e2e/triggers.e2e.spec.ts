@@ -180,10 +180,58 @@ describe('Triggers (standalone)', () => {
       });
       expect(degraded[0]).toEqual(expect.objectContaining({ type: 'payments.degraded', data: { failures: '3' } }));
 
+      // GraphQL shows the same.
+      const graphql = await json('/graphql', {
+        method: 'POST',
+        json: { query: 'query($id: ID!) { trigger(id: $id) { evaluation firings { items { subject late firedAt } } } }', variables: { id: triggerId } },
+      });
+      const gqlTrigger = (graphql.data as { trigger: { evaluation: { stats: Json }; firings: { items: Json[] } } }).trigger;
+      expect(gqlTrigger.evaluation.stats).toEqual(expect.objectContaining({ firings: 2, suppressed: 1, evaluations: 16 }));
+      expect(gqlTrigger.firings.items).toEqual([
+        { subject: null, late: false, firedAt: iso(start + 2000) },
+        { subject: null, late: false, firedAt: iso(start + 20 * 60_000 + 2000) },
+      ]);
+
       const metrics = await (await app.request('/metrics')).text();
       expect(metrics).toContain(`meridian_trigger_firings_total{tenant="default",trigger="${triggerId}"} 2`);
       expect(metrics).toContain(`meridian_trigger_suppressed_total{tenant="default",trigger="${triggerId}"} 1`);
       expect(metrics).toContain(`meridian_trigger_evaluations_total{tenant="default",trigger="${triggerId}"} 16`);
+    });
+
+    it('takes a changed condition at once, with fresh state, and says so on the trigger', async () => {
+      const created = await app.request('/api/v1/triggers', {
+        method: 'POST',
+        json: {
+          name: 'stuck-tickets',
+          agentId: 'ops-watcher',
+          condition: { kind: 'absence', first: { type: 'ticket.opened' }, then: { type: 'ticket.closed' }, within: 'PT1H' },
+          action: { kind: 'wake-agent', task: 'Ticket {{subject}} is stuck' },
+        },
+      });
+      const trigger = (await created.json()) as Json;
+      const opened = Date.now() - 3 * 60 * 60_000;
+      await app.request('/api/v1/events', { method: 'POST', json: [{ specversion: '1.0', id: 't-1', source: 'urn:test:desk', type: 'ticket.opened', subject: 'ticket-1', time: iso(opened) }] });
+      const changed = await app.request(`/api/v1/triggers/${trigger.id as string}`, {
+        // No If-Match: a firing (ticket-1's) moves the trigger's revision too.
+        method: 'PATCH',
+        json: { condition: { kind: 'absence', first: { type: 'ticket.opened' }, then: { type: 'ticket.closed' }, within: 'PT30M' } },
+      });
+      expect(changed.status).toBe(200);
+      const evaluation = await eventually('the engine took the new condition', async () => {
+        const body = await json(`/api/v1/triggers/${trigger.id as string}`);
+        const current = body.evaluation as Json | null;
+        return current?.conditionVersion === 2 ? current : undefined;
+      });
+      expect(evaluation).toEqual(expect.objectContaining({ stateReason: 'condition-changed' }));
+      // ticket-1 opened under the old condition: its window went with it (whichever came first, the
+      // firing under the old condition or the change, nothing fires under the new one for it).
+      const fresh = await app.request('/api/v1/events', { method: 'POST', json: [{ specversion: '1.0', id: 't-2', source: 'urn:test:desk', type: 'ticket.opened', subject: 'ticket-2', time: iso(opened) }] });
+      expect(fresh.status).toBe(202);
+      const firings = await eventually('ticket-2 fires under the new condition', async () => {
+        const items = (await json(`/api/v1/triggers/${trigger.id as string}/firings`)).items as Json[];
+        return items.some((firing) => firing.subject === 'ticket-2') ? items : undefined;
+      });
+      expect(firings.filter((firing) => firing.definitionVersion === 2).map((firing) => firing.subject)).toEqual(['ticket-2']);
     });
 
     it('fires a schedule on its cron, each second once', async () => {

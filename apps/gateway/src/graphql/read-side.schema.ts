@@ -224,6 +224,8 @@ export const readSideTypeDefs = /* GraphQL */ `
     lastPosition: SafeInt!
     "Firings, oldest first, each with the events that matched."
     firings(limit: Int, cursor: String): TriggerFiringPage!
+    "What the trigger engine counted and when its condition state started (as on GET /api/v1/triggers/:id); null until the engine has seen it."
+    evaluation: JSON
   }
 
   type TriggerPage {

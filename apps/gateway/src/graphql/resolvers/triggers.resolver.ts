@@ -2,7 +2,7 @@ import { QueryBus } from '@nestjs/cqrs';
 import { Args, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
 import { TriggersReadRepository, type Page, type TriggerFiringView, type TriggerView } from '@meridian/infrastructure/read-models';
 import type { RequestContext } from '../../http/request-context.decorator';
-import { GetTriggerQuery, ListTriggersQuery } from '../../triggers/queries/trigger.queries';
+import { GetTriggerQuery, ListTriggersQuery, type TriggerEvaluationView } from '../../triggers/queries/trigger.queries';
 import { notFoundAsNull } from './not-found-as-null';
 import { GqlCtx } from '../graphql-request-context';
 import { given, pageOf, type ConsistencyArgs, type PageArgs } from './graphql-args';
@@ -41,6 +41,12 @@ export class TriggersResolver {
   @Query('trigger')
   get(@Args() args: TriggerArgs, @GqlCtx() ctx: RequestContext): Promise<TriggerView | null> {
     return notFoundAsNull(this.queries.execute(new GetTriggerQuery(ctx.tenantId, args.id, given(args.minPosition))));
+  }
+
+  @ResolveField('evaluation')
+  async evaluation(@Parent() trigger: TriggerView & { readonly evaluation?: TriggerEvaluationView | null }): Promise<TriggerEvaluationView | null> {
+    if (trigger.evaluation !== undefined) return trigger.evaluation;
+    return (await this.queries.execute(new GetTriggerQuery(trigger.tenantId, trigger.id))).evaluation;
   }
 
   @ResolveField('firings')
