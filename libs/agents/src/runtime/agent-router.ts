@@ -219,28 +219,12 @@ export class AgentRouter {
     if (fresh.length === 0) return;
     const undo: UndoLog = new Map();
     const requests: AppendRequest[] = [];
-    for (const event of fresh) {
-      const parsed = parseStreamName(event.streamName);
-      if (parsed === null) continue;
-      if (parsed.category === 'agent') {
-        const pausedAt = event.type === 'agent.resumed' ? this.tenantOf(parsed.tenantId).agents.get(parsed.id)?.pausedAt : undefined;
-        this.applyIfLifecycle(event, undo);
-        if (event.type === 'agent.resumed' && (event.data as AgentResumed['data']).replayMissed === true && pausedAt !== undefined) {
-          await this.replayMissed(parsed.tenantId, parsed.id, pausedAt, event.position, requests);
-        }
-        if (event.type === 'agent.message-received') this.routeReceivedMessage(event, parsed.tenantId, parsed.id, requests);
-        else if (event.type === 'agent.message-sent') this.routeSentMessage(event, parsed.tenantId, parsed.id, requests);
-      } else if (parsed.category === 'conversation') {
-        this.applyIfConversationStarted(event);
-        if (event.type === 'conversation.message-posted') this.routeConversationMessage(event, parsed.tenantId, parsed.id, requests);
-      } else if (parsed.category === 'trigger') {
-        if (event.type === 'trigger.fired') await this.routeFiring(event, parsed.tenantId, requests);
-      } else if (ROUTED_CATEGORIES.has(parsed.category)) this.route(event, parsed.tenantId, requests);
-    }
     try {
+      for (const event of fresh) await this.routeOne(event, undo, requests);
       if (requests.length > 0) await this.options.store.appendMany(requests);
     } catch (error) {
-      // The subscription retries the batch: start it again from the state before it.
+      // Any failure — a read while routing, or the appends — retries the whole batch: start it
+      // again from the agents' state before it.
       for (const { tenantId, agentId, before } of undo.values()) this.restore(tenantId, agentId, before);
       throw error;
     }
@@ -251,6 +235,25 @@ export class AgentRouter {
       // The inputs are stored; a lagging checkpoint only means re-routing (a no-op) after a restart.
       this.report(error);
     }
+  }
+
+  private async routeOne(event: RecordedEvent, undo: UndoLog, requests: AppendRequest[]): Promise<void> {
+    const parsed = parseStreamName(event.streamName);
+    if (parsed === null) return;
+    if (parsed.category === 'agent') {
+      const pausedAt = event.type === 'agent.resumed' ? this.tenantOf(parsed.tenantId).agents.get(parsed.id)?.pausedAt : undefined;
+      this.applyIfLifecycle(event, undo);
+      if (event.type === 'agent.resumed' && (event.data as AgentResumed['data']).replayMissed === true && pausedAt !== undefined) {
+        await this.replayMissed(parsed.tenantId, parsed.id, pausedAt, event.position, requests);
+      }
+      if (event.type === 'agent.message-received') this.routeReceivedMessage(event, parsed.tenantId, parsed.id, requests);
+      else if (event.type === 'agent.message-sent') this.routeSentMessage(event, parsed.tenantId, parsed.id, requests);
+    } else if (parsed.category === 'conversation') {
+      this.applyIfConversationStarted(event);
+      if (event.type === 'conversation.message-posted') this.routeConversationMessage(event, parsed.tenantId, parsed.id, requests);
+    } else if (parsed.category === 'trigger') {
+      if (event.type === 'trigger.fired') await this.routeFiring(event, parsed.tenantId, requests);
+    } else if (ROUTED_CATEGORIES.has(parsed.category)) this.route(event, parsed.tenantId, requests);
   }
 
   private route(event: RecordedEvent, tenantId: string, requests: AppendRequest[]): void {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
 import {
   ConcurrencyConflictError,
@@ -14,12 +15,13 @@ import {
   type RecordedEvent,
   type Subscription,
   type TriggerEvent as TriggerAggregateEvent,
+  type TriggerFired,
   type TriggerState,
 } from '@meridian/domain';
 import { EntityStateReader } from '../runtime/entity-state-reader';
 import { SILENT_RUNTIME_LOGGER, type RuntimeLogger } from '../runtime/runtime-logger.port';
 import { TRIGGER_LIFECYCLE_TYPES, TriggerSet, type DecidedFiring, type WatchedTrigger } from './trigger-set';
-import type { TriggerEvaluationStats, TriggerStateStore } from './trigger-state-store.port';
+import type { StoredTriggerEvaluation, TriggerEvaluationStats, TriggerStateStore } from './trigger-state-store.port';
 
 /** Namespace of firing ids: uuid v5 of (tenant, trigger, occurrence key). */
 const FIRING_NAMESPACE = '6b0c1f3e-8d2a-5e47-9a61-2c3d4e5f6a7b';
@@ -30,6 +32,18 @@ export const DEFAULT_TRIGGER_ENGINE_NAME = 'trigger-engine';
 /** The id of the firing of `occurrenceKey` (and of its `trigger.fired` event): the same occurrence, the same id. */
 export function triggerFiringId(tenantId: string, triggerId: string, occurrenceKey: string): string {
   return uuidv5(`${tenantId}\n${triggerId}\n${occurrenceKey}`, FIRING_NAMESPACE);
+}
+
+/** Occurrence keys the trigger aggregate takes (it refuses longer ones). */
+const MAX_KEY_LENGTH = 512;
+
+/**
+ * The key a firing is recorded under: the evaluator's, or — when a producer's long subject makes
+ * it too long for the aggregate — its start and a hash of the whole, still one key per occurrence.
+ */
+export function recordedOccurrenceKey(key: string): string {
+  if (key.length <= MAX_KEY_LENGTH) return key;
+  return `${key.slice(0, 400)}…#${createHash('sha256').update(key).digest('hex')}`;
 }
 
 /** Counters the engine reports (Prometheus in the apps), per trigger. */
@@ -46,10 +60,15 @@ export interface TriggerEngineOptions {
   readonly clock: () => number;
   /** How late an event may be (behind the newest event time a trigger has seen) and still count. */
   readonly allowedLatenessMs: number;
-  /** How far past its closing a deadline may be decided and still be on time. Default 1 s. */
+  /**
+   * How far past its closing a deadline may be decided and still be on time. Default: two ticks,
+   * at least 2 s (a tick's jitter must not make a firing late).
+   */
   readonly lateToleranceMs?: number;
   /** How often the clock is read to close windows and fire schedules; 0 = only on `tick()`. Default 1000. */
   readonly tickMs?: number;
+  /** Trigger aggregates kept in memory (each holds every occurrence key it fired). Default 1000. */
+  readonly cachedAggregates?: number;
   /** The most hops a firing may be from its chain's origin (a trigger whose action feeds itself stops there). */
   readonly maxHops: number;
   /** Minimum time between two commits of states and checkpoint (more often when idle). Default 200 ms. */
@@ -69,6 +88,8 @@ interface CachedAggregate {
 const PAGE_SIZE = 1000;
 const MAX_APPEND_ATTEMPTS = 5;
 const COUNTERS: readonly TriggerCounter[] = ['evaluations', 'firings', 'suppressed', 'lateEvents', 'lateFirings', 'refused'];
+/** Clock readings waiting for their events; more are merged (only time's granularity is lost). */
+const MAX_PENDING_TICKS = 64;
 
 /**
  * The proactive engine: a durable process manager over one checkpointed subscription.
@@ -81,7 +102,11 @@ const COUNTERS: readonly TriggerCounter[] = ['evaluations', 'firings', 'suppress
  *   from (trigger, occurrence key), and the aggregate refuses a second firing of the same key, so
  *   replaying after a crash records nothing twice. A refusal for cooldown counts as `suppressed`;
  *   one because the trigger was disabled or deleted meanwhile, or because the chain is out of hops,
- *   as `refused`.
+ *   as `refused`. A firing is recorded with the trigger as it is then (disabled or deleted meanwhile:
+ *   refused; the action in force is the one that runs).
+ * - `firings` and `lateFirings` count the `trigger.fired` events as the subscription delivers them,
+ *   so they say exactly what was recorded, however often a crash made the engine decide again.
+ *   Counters are committed with the states, and reported to the observer once committed.
  * - Firings are recorded before the states and checkpoint that move past them are committed (one
  *   transaction in the `TriggerStateStore`). A crash in between replays the events since the
  *   checkpoint from the committed states: the same firings are decided again and are no-ops.
@@ -108,8 +133,8 @@ export class TriggerEngine {
   private broken = false;
   private failures = 0;
   private recovery: NodeJS.Timeout | null = null;
-  /** A clock reading waiting for the events stored before it to be evaluated. */
-  private due: { readonly head: GlobalPosition; readonly now: number } | null = null;
+  /** Clock readings, oldest first, each waiting for the events stored before it to be evaluated. */
+  private dues: { readonly head: GlobalPosition; readonly now: number }[] = [];
 
   constructor(private readonly options: TriggerEngineOptions) {
     this.set = this.newSet();
@@ -145,6 +170,8 @@ export class TriggerEngine {
     this.timer = null;
     if (this.recovery !== null) clearTimeout(this.recovery);
     this.recovery = null;
+    // Work already queued (a batch, a tick, a recovery's resume) finishes first; none starts after.
+    await this.serial(async () => undefined);
     const subscription = this.subscription;
     this.subscription = null;
     if (subscription !== null) await subscription.stop();
@@ -159,8 +186,12 @@ export class TriggerEngine {
    */
   async tick(): Promise<void> {
     if (this.stopped || this.running === null) return;
+    // The clock first: an event stored after this reading has an arrival time after it, so
+    // waiting for the head read next covers every event that arrived by `now`.
+    const now = this.options.clock();
     const head = await this.options.store.headPosition();
-    this.due = { head, now: this.options.clock() };
+    this.dues.push({ head, now });
+    if (this.dues.length > MAX_PENDING_TICKS) this.dues.splice(1, 1);
     await this.serial(() => this.advanceIfDue());
   }
 
@@ -175,7 +206,8 @@ export class TriggerEngine {
   }
 
   private newSet(): TriggerSet {
-    return new TriggerSet({ allowedLatenessMs: this.options.allowedLatenessMs, lateToleranceMs: this.options.lateToleranceMs });
+    const lateToleranceMs = this.options.lateToleranceMs ?? Math.max(2_000, 2 * (this.options.tickMs ?? 1000));
+    return new TriggerSet({ allowedLatenessMs: this.options.allowedLatenessMs, lateToleranceMs });
   }
 
   private async doStart(): Promise<void> {
@@ -183,7 +215,7 @@ export class TriggerEngine {
     await this.resume();
     const tickMs = this.options.tickMs ?? 1000;
     if (tickMs > 0) {
-      this.timer = setInterval(() => void this.tick().catch((error: unknown) => this.report(error, 'trigger tick failed')), tickMs);
+      this.timer = setInterval(() => void this.tick().catch((error: unknown) => this.logError(error, 'trigger tick failed')), tickMs);
       this.timer.unref();
     }
   }
@@ -199,12 +231,14 @@ export class TriggerEngine {
     for (const trigger of this.set.all()) this.reported.set(keyOf(trigger), trigger.stats);
     this.processed = loaded.position;
     this.committed = loaded.position;
+    this.dues = [];
     this.broken = false;
+    if (this.stopped) return;
     this.subscription = this.options.store.subscribe(
       {
         onEvents: (events) => this.serial(() => this.handleBatch(events)),
-        onCaughtUp: () => void this.tick().catch((error: unknown) => this.report(error, 'trigger tick failed')),
-        onError: (error) => this.report(error, 'trigger engine subscription failed; retrying'),
+        onCaughtUp: () => void this.tick().catch((error: unknown) => this.logError(error, 'trigger tick failed')),
+        onError: (error) => this.logError(error, 'trigger engine subscription failed; retrying'),
       },
       { after: loaded.position, batchSize: this.options.batchSize ?? 500 },
     );
@@ -233,6 +267,11 @@ export class TriggerEngine {
       for (const event of fresh) {
         if (TriggerSet.isLifecycleEvent(event)) {
           this.set.apply(event);
+          if (event.type === 'trigger.deleted') this.forget(event);
+          continue;
+        }
+        if (TriggerSet.isFiringEvent(event)) {
+          this.set.countRecordedFiring(event.streamName, event.data as TriggerFired['data']);
           continue;
         }
         const needs = this.set.needsEntity(event);
@@ -249,12 +288,16 @@ export class TriggerEngine {
     }
   }
 
+  /** Advances time to the latest clock reading whose events have all been evaluated. */
   private async advanceIfDue(): Promise<void> {
-    const due = this.due;
-    if (due === null || this.broken || this.processed < due.head) return;
-    this.due = null;
+    if (this.stopped || this.broken) return;
+    let reached = -1;
+    for (let index = 0; index < this.dues.length && this.dues[index].head <= this.processed; index += 1) reached = index;
+    if (reached < 0) return;
+    const { now } = this.dues[reached];
+    this.dues.splice(0, reached + 1);
     try {
-      await this.record(this.set.advance(due.now));
+      await this.record(this.set.advance(now));
       await this.commit(false);
     } catch (error) {
       this.breakAndRecover(error);
@@ -268,7 +311,7 @@ export class TriggerEngine {
    * did get recorded are no-ops the second time.
    */
   private breakAndRecover(error: unknown): void {
-    this.report(error, 'trigger engine step failed; restarting from its last commit');
+    this.logError(error, 'trigger engine step failed; restarting from its last commit');
     if (this.broken) return;
     this.broken = true;
     this.failures += 1;
@@ -288,7 +331,6 @@ export class TriggerEngine {
       if (subscription !== null) await subscription.stop();
       if (this.stopped) return;
       await this.serial(() => this.resume());
-      this.failures = 0;
     } catch (error) {
       this.broken = false;
       this.breakAndRecover(error);
@@ -305,7 +347,7 @@ export class TriggerEngine {
           const results = await this.options.store.appendMany(plan.requests);
           results.forEach((result, index) => {
             const aggregate = plan.aggregates[index];
-            this.aggregates.set(plan.keys[index], { state: aggregate.state, revision: result.nextExpectedRevision });
+            this.remember(plan.keys[index], { state: aggregate.state, revision: result.nextExpectedRevision });
           });
         }
       } catch (error) {
@@ -337,7 +379,8 @@ export class TriggerEngine {
         };
         byStream.set(key, entry);
       }
-      const firingId = triggerFiringId(trigger.tenantId, trigger.triggerId, firing.occurrenceKey);
+      const occurrenceKey = recordedOccurrenceKey(firing.occurrenceKey);
+      const firingId = triggerFiringId(trigger.tenantId, trigger.triggerId, occurrenceKey);
       const metadata = await this.chainOf(trigger, firingId, firing.matched, completedBy);
       if (metadata.hop > this.options.maxHops) {
         counts.push({ trigger, counter: 'refused' });
@@ -349,7 +392,7 @@ export class TriggerEngine {
         data: {
           triggerId: trigger.triggerId,
           firingId,
-          occurrenceKey: firing.occurrenceKey,
+          occurrenceKey,
           matchedEvents: firing.matched.map((matched) => ({ eventId: matched.eventId, position: matched.position, type: matched.type, subject: matched.subject, time: matched.time })),
           firedAt: new Date(firing.at).toISOString(),
           subject: firing.subject,
@@ -370,18 +413,11 @@ export class TriggerEngine {
         counts.push({ trigger, counter: error.code === 'TRIGGER_COOLING_DOWN' ? 'suppressed' : 'refused' });
         continue;
       }
-      if (events.length === 0) {
-        // Already recorded for this occurrence: a replay after a crash between recording a firing
-        // and committing past it. The committed counters predate it (they are committed with the
-        // states that decided it), so it is counted now — once, like the firing.
-        counts.push({ trigger, counter: 'firings' });
-        if (firing.late) counts.push({ trigger, counter: 'lateFirings' });
-        continue;
-      }
+      // Already recorded for this occurrence (a replay after a crash): nothing to do. Recorded
+      // firings are counted when the subscription delivers them.
+      if (events.length === 0) continue;
       entry.aggregate.state = events.reduce(triggerDecider.evolve, entry.aggregate.state);
       for (const event of events) entry.request.events.push({ eventId: firingId, type: event.type, data: event.data, metadata });
-      counts.push({ trigger, counter: 'firings' });
-      if (firing.late) counts.push({ trigger, counter: 'lateFirings' });
     }
     const entries = [...byStream.entries()].filter(([, entry]) => entry.request.events.length > 0);
     return {
@@ -405,8 +441,27 @@ export class TriggerEngine {
       revision = event.revision;
     }
     const loaded = { state, revision };
-    this.aggregates.set(key, loaded);
+    this.remember(key, loaded);
     return loaded;
+  }
+
+  /** Keeps the most recently used aggregates (the least recently used is folded again when needed). */
+  private remember(key: string, aggregate: CachedAggregate): void {
+    this.aggregates.delete(key);
+    this.aggregates.set(key, aggregate);
+    if (this.aggregates.size > (this.options.cachedAggregates ?? 1000)) {
+      const oldest = this.aggregates.keys().next().value;
+      if (oldest !== undefined) this.aggregates.delete(oldest);
+    }
+  }
+
+  /** A deleted trigger's aggregate and reported counters are dropped. */
+  private forget(event: RecordedEvent): void {
+    const triggerId = (event.data as { triggerId?: unknown }).triggerId;
+    if (typeof triggerId !== 'string') return;
+    const key = keyOf({ tenantId: event.metadata.tenantId, triggerId });
+    this.aggregates.delete(key);
+    this.reported.delete(key);
   }
 
   /** The chain a firing joins: the completing event's, an absence's opening event's, or a new one. */
@@ -432,10 +487,12 @@ export class TriggerEngine {
     };
   }
 
-  /** Commits states and checkpoint, at most every `commitIntervalMs` unless forced; reports counters. */
+  /**
+   * Commits states, counters and checkpoint — at most every `commitIntervalMs` unless forced — then
+   * reports to the observer what the commit added to the counters (never what a failed step counted).
+   */
   private async commit(force: boolean): Promise<void> {
     if (this.broken) return;
-    this.reportCounters();
     const now = Date.now();
     if (!force && now - this.lastCommitAt < (this.options.commitIntervalMs ?? 200)) return;
     if (!this.set.hasChanges && this.processed === this.committed) return;
@@ -443,19 +500,20 @@ export class TriggerEngine {
     await this.options.states.commit(this.name, this.processed, changed, removed);
     this.committed = this.processed;
     this.lastCommitAt = now;
+    this.failures = 0;
+    this.report(changed);
   }
 
-  private reportCounters(): void {
+  private report(changed: readonly StoredTriggerEvaluation[]): void {
     const observer = this.options.observer;
-    for (const trigger of this.set.all()) {
-      const key = keyOf(trigger);
+    for (const row of changed) {
+      const key = keyOf(row);
       const before = this.reported.get(key);
-      if (before === trigger.stats) continue;
-      this.reported.set(key, trigger.stats);
+      this.reported.set(key, row.stats);
       if (observer === undefined) continue;
       for (const counter of COUNTERS) {
-        const amount = trigger.stats[counter] - (before?.[counter] ?? 0);
-        if (amount > 0) observer.counted(trigger, counter, amount);
+        const amount = row.stats[counter] - (before?.[counter] ?? 0);
+        if (amount > 0) observer.counted(row, counter, amount);
       }
     }
   }
@@ -466,7 +524,7 @@ export class TriggerEngine {
     return next;
   }
 
-  private report(error: unknown, message: string): void {
+  private logError(error: unknown, message: string): void {
     this.logger.error({ err: error }, message);
   }
 }

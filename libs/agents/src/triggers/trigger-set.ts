@@ -112,6 +112,19 @@ export class TriggerSet {
     return parseStreamName(event.streamName)?.category === 'trigger';
   }
 
+  /** Whether `event` is a recorded firing (`trigger.fired` in a trigger stream). */
+  static isFiringEvent(event: RecordedEvent): boolean {
+    return event.type === 'trigger.fired' && parseStreamName(event.streamName)?.category === 'trigger';
+  }
+
+  /** Counts a recorded firing (as the store delivers it): `firings`, and `lateFirings` when it was late. */
+  countRecordedFiring(stream: string, fired: { readonly late?: boolean }): void {
+    const parsed = parseStreamName(stream);
+    const trigger = parsed === null ? undefined : this.triggers.get(keyOf(parsed.tenantId, parsed.id));
+    if (trigger === undefined) return;
+    this.count(trigger, { firings: trigger.stats.firings + 1, lateFirings: trigger.stats.lateFirings + (fired.late === true ? 1 : 0) });
+  }
+
   /** Applies a trigger lifecycle event (anything else is ignored). */
   apply(event: RecordedEvent): void {
     if (!TriggerSet.isLifecycleEvent(event)) return;
@@ -247,6 +260,7 @@ export class TriggerSet {
       const evaluator = trigger.evaluator;
       if (evaluator === null) continue;
       trigger.stats = { ...trigger.stats, evaluations: trigger.stats.evaluations + 1 };
+      this.touch(trigger);
       this.take(trigger, evaluator.onEvent(trigger.state, input), event, fired);
     }
     return fired;
