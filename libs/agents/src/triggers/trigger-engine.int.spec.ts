@@ -270,6 +270,24 @@ describe('TriggerEngine (SQLite store, injected clock)', () => {
     expect(b.triggers.get('default', 'unshipped')?.stats).toEqual(expect.objectContaining({ firings: 1, lateFirings: 1 }));
   });
 
+  it('given a subject too long for an occurrence key, then it still fires once, under a key that hashes it', async () => {
+    await defineTrigger(store, 'unshipped', absence);
+    const subject = `order-${'x'.repeat(1500)}`;
+    await ingest(store, [{ type: 'order.placed', subject, time: at(0) }]);
+    const running = engine();
+    await running.start();
+    await settle(running);
+    clock.now = T0 + 3 * MINUTE;
+    await running.tick();
+    await running.tick();
+    const fired = await firings(store, 'unshipped');
+    expect(fired.map((event) => event.data.subject)).toEqual([subject]);
+    expect(fired[0].data.occurrenceKey.length).toBeLessThanOrEqual(512);
+    expect(fired[0].data.occurrenceKey.startsWith(`absence:order-xxx`)).toBe(true);
+    await settle(running);
+    expect(running.triggers.get('default', 'unshipped')?.stats).toEqual(expect.objectContaining({ firings: 1, refused: 0 }));
+  });
+
   it('given a threshold with a cooldown, then it fires once per burst and suppressions are counted', async () => {
     await defineTrigger(store, 'burst', { kind: 'threshold', match: { type: 'payment.failed' }, count: 3, within: 'PT1M', per: 'global' }, { cooldown: 'PT10M' });
     const counted = new Map<string, number>();
