@@ -6,63 +6,11 @@
  * Same harness as trigger-engine.int.spec.ts: a SQLite event store, an injected clock, `tick()`
  * called by the test, `killable` views for a killed process.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  streamName,
-  triggerDecider,
-  type CloudEvent,
-  type EventStore,
-  type RecordedEvent,
-  type Subscription,
-  type SubscriptionHandler,
-  type SubscriptionOptions,
-  type TriggerCommand,
-  type TriggerConditionInput,
-  type TriggerFired,
-} from '@meridian/domain';
+import type { EventStore, Subscription, SubscriptionHandler, SubscriptionOptions, TriggerConditionInput } from '@meridian/domain';
 import { SqliteEventStore } from '@meridian/infrastructure/event-store/sqlite-event-store';
-import { IngestEventsService } from '../ingestion/ingest-events.service';
-import { DEFAULT_TRIGGER_ENGINE_NAME, TriggerEngine, type TriggerCounter } from './trigger-engine';
-import { InMemoryTriggerStateStore, type TriggerStateStore } from './trigger-state-store.port';
-
-const T0 = Date.parse('2026-03-02T10:00:00.000Z');
-const at = (offsetMs: number) => new Date(T0 + offsetMs).toISOString();
-const SECOND = 1000;
-const MINUTE = 60 * SECOND;
-
-class Clock {
-  now = T0;
-  read = () => this.now;
-}
-
-/** Everything a killed process can no longer do. */
-function killable<T extends object>(target: T): { view: T; kill: () => void } {
-  let dead = false;
-  const view = new Proxy(target, {
-    get(object, property, receiver) {
-      const value: unknown = Reflect.get(object, property, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        if (dead) throw new Error('process killed');
-        return (value as (...a: unknown[]) => unknown).apply(object, args);
-      };
-    },
-  });
-  return { view, kill: () => (dead = true) };
-}
-
-/** `target` with some of its methods replaced (the others bound to it). */
-function overriding<T extends object>(target: T, overrides: Partial<T>): T {
-  return new Proxy(target, {
-    get(object, property) {
-      if (Object.prototype.hasOwnProperty.call(overrides, property)) return (overrides as Record<string | symbol, unknown>)[property];
-      const value: unknown = Reflect.get(object, property);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(object) : value;
-    },
-  });
-}
+import { at, Clock, defineTrigger, firings, ingest, killable, MINUTE, overriding, SECOND, T0 , useTriggerEngineHarness, type EngineOptions } from './trigger-engine.fixture';
+import { DEFAULT_TRIGGER_ENGINE_NAME, TriggerEngine } from './trigger-engine';
+import type { InMemoryTriggerStateStore, TriggerStateStore } from './trigger-state-store.port';
 
 async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -70,43 +18,6 @@ async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5_
     if (Date.now() > deadline) throw new Error('condition not reached in time');
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
-}
-
-let commandCounter = 0;
-
-async function command(store: EventStore, triggerId: string, cmd: TriggerCommand, occurredAt: string): Promise<void> {
-  const stream = streamName('trigger', triggerId);
-  const recorded = await store.readStream(stream);
-  const state = recorded.reduce((s, e) => triggerDecider.evolve(s, { type: e.type, data: e.data } as never), triggerDecider.initialState());
-  const events = triggerDecider.decide(cmd, state, { now: occurredAt, actor: { kind: 'user', id: 'ops' }, tenantId: 'default', correlationId: 'setup', newId: () => `id-${++commandCounter}` });
-  await store.append(
-    stream,
-    events.map((event) => ({
-      eventId: `recovery-command-${++commandCounter}`,
-      type: event.type,
-      data: event.data,
-      metadata: { occurredAt, correlationId: `setup-${commandCounter}`, causationId: null, hop: 0, tenantId: 'default', actor: { kind: 'user', id: 'ops' } },
-    })),
-    { expected: recorded.length === 0 ? 'no_stream' : recorded.length - 1 },
-  );
-}
-
-const defineTrigger = (store: EventStore, triggerId: string, condition: TriggerConditionInput) =>
-  command(store, triggerId, { type: 'DefineTrigger', data: { triggerId, name: triggerId, agentId: 'agent-1', condition, action: { kind: 'wake-agent', task: 'look' } } }, at(0));
-
-let ingested = 0;
-async function ingest(store: EventStore, events: readonly (Omit<CloudEvent, 'specversion' | 'source' | 'id'> & { id?: string })[]): Promise<number> {
-  const service = new IngestEventsService(store);
-  const result = await service.ingest(
-    events.map((event) => ({ specversion: '1.0', source: 'shop', id: event.id ?? `recovery-${++ingested}`, ...event })),
-    { tenantId: 'default', actor: { kind: 'api-key', id: 'k' }, requestId: `r-${ingested}`, receivedAt: new Date().toISOString() },
-  );
-  return result.position;
-}
-
-async function firings(store: EventStore, triggerId: string): Promise<(RecordedEvent & { data: TriggerFired['data'] })[]> {
-  const events = await store.readStream(streamName('trigger', triggerId));
-  return events.filter((event) => event.type === 'trigger.fired') as (RecordedEvent & { data: TriggerFired['data'] })[];
 }
 
 /** Holds each subscription delivery until the test lets one through: an engine that lags behind the store. */
@@ -133,45 +44,14 @@ class Gate {
 }
 
 describe('TriggerEngine under failure and load (SQLite store, injected clock)', () => {
-  let dir: string;
+  const harness = useTriggerEngineHarness();
+  const engine = (options?: EngineOptions) => harness.engine(options);
+  const settle = (target: TriggerEngine) => harness.settle(target);
   let store: SqliteEventStore;
   let states: InMemoryTriggerStateStore;
   let clock: Clock;
-  const engines: TriggerEngine[] = [];
-
-  function engine(options: { store?: EventStore; states?: TriggerStateStore; counted?: Map<string, number>; batchSize?: number } = {}): TriggerEngine {
-    const created = new TriggerEngine({
-      store: options.store ?? store,
-      states: options.states ?? states,
-      clock: clock.read,
-      allowedLatenessMs: 5 * SECOND,
-      tickMs: 0,
-      commitIntervalMs: 0,
-      maxHops: 10,
-      ...(options.batchSize !== undefined && { batchSize: options.batchSize }),
-      observer: options.counted && {
-        counted: (trigger, counter: TriggerCounter, amount) => options.counted?.set(`${trigger.triggerId}:${counter}`, (options.counted.get(`${trigger.triggerId}:${counter}`) ?? 0) + amount),
-      },
-    });
-    engines.push(created);
-    return created;
-  }
-
-  async function settle(target: TriggerEngine): Promise<void> {
-    await target.waitUntilProcessed(await store.headPosition());
-  }
-
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'meridian-trigger-recovery-'));
-    store = new SqliteEventStore(join(dir, 'events.sqlite'), { pollIntervalMs: 20 });
-    states = new InMemoryTriggerStateStore();
-    clock = new Clock();
-  });
-
-  afterEach(async () => {
-    for (const created of engines.splice(0)) await created.stop().catch(() => undefined);
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    ({ store, states, clock } = harness);
   });
 
   const absence: TriggerConditionInput = { kind: 'absence', first: { type: 'order.placed' }, then: { type: 'order.shipped' }, within: 'PT2M' };

@@ -6,148 +6,21 @@
  * engine can neither read, write nor commit — what a killed process leaves behind — and a new
  * engine is started on the same event store and state store.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  streamName,
-  triggerDecider,
-  type CloudEvent,
-  type EventStore,
-  type RecordedEvent,
-  type TriggerActionKind,
-  type TriggerCommand,
-  type TriggerConditionInput,
-  type TriggerFired,
-} from '@meridian/domain';
+import type { TriggerConditionInput } from '@meridian/domain';
 import { SqliteEventStore } from '@meridian/infrastructure/event-store/sqlite-event-store';
-import { IngestEventsService } from '../ingestion/ingest-events.service';
-import { TriggerEngine, triggerFiringId, type TriggerCounter } from './trigger-engine';
-import { InMemoryTriggerStateStore, type TriggerStateStore } from './trigger-state-store.port';
-
-const T0 = Date.parse('2026-03-02T10:00:00.000Z');
-const at = (offsetMs: number) => new Date(T0 + offsetMs).toISOString();
-const SECOND = 1000;
-const MINUTE = 60 * SECOND;
-
-class Clock {
-  now = T0;
-  read = () => this.now;
-}
-
-/** Everything a killed process can no longer do. */
-function killable<T extends object>(target: T): { view: T; kill: () => void } {
-  let dead = false;
-  const view = new Proxy(target, {
-    get(object, property, receiver) {
-      const value: unknown = Reflect.get(object, property, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        if (dead) throw new Error('process killed');
-        return (value as (...a: unknown[]) => unknown).apply(object, args);
-      };
-    },
-  });
-  return { view, kill: () => (dead = true) };
-}
-
-let commandCounter = 0;
-
-async function command(store: EventStore, triggerId: string, cmd: TriggerCommand, occurredAt: string): Promise<void> {
-  const stream = streamName('trigger', triggerId);
-  const recorded = await store.readStream(stream);
-  const state = recorded.reduce((s, e) => triggerDecider.evolve(s, { type: e.type, data: e.data } as never), triggerDecider.initialState());
-  const events = triggerDecider.decide(cmd, state, { now: occurredAt, actor: { kind: 'user', id: 'ops' }, tenantId: 'default', correlationId: 'setup', newId: () => `id-${++commandCounter}` });
-  await store.append(
-    stream,
-    events.map((event) => ({
-      eventId: `trigger-command-${++commandCounter}`,
-      type: event.type,
-      data: event.data,
-      metadata: { occurredAt, correlationId: `setup-${commandCounter}`, causationId: null, hop: 0, tenantId: 'default', actor: { kind: 'user', id: 'ops' } },
-    })),
-    { expected: recorded.length === 0 ? 'no_stream' : recorded.length - 1 },
-  );
-}
-
-const defineTrigger = (store: EventStore, triggerId: string, condition: TriggerConditionInput, options: { cooldown?: string; action?: TriggerActionKind; at?: string } = {}) =>
-  command(
-    store,
-    triggerId,
-    {
-      type: 'DefineTrigger',
-      data: {
-        triggerId,
-        name: triggerId,
-        agentId: 'agent-1',
-        condition,
-        action: { kind: 'wake-agent', task: 'Order {{subject}} has not shipped' },
-        ...(options.cooldown !== undefined && { cooldown: options.cooldown }),
-      },
-    },
-    options.at ?? at(0),
-  );
-
-let ingested = 0;
-async function ingest(store: EventStore, events: readonly (Omit<CloudEvent, 'specversion' | 'source' | 'id'> & { id?: string })[]): Promise<number> {
-  const service = new IngestEventsService(store);
-  const result = await service.ingest(
-    events.map((event) => ({ specversion: '1.0', source: 'shop', id: event.id ?? `e-${++ingested}`, ...event })),
-    { tenantId: 'default', actor: { kind: 'api-key', id: 'k' }, requestId: `r-${ingested}`, receivedAt: new Date().toISOString() },
-  );
-  return result.position;
-}
-
-async function firings(store: EventStore, triggerId: string): Promise<(RecordedEvent & { data: TriggerFired['data'] })[]> {
-  const events = await store.readStream(streamName('trigger', triggerId));
-  return events.filter((event) => event.type === 'trigger.fired') as (RecordedEvent & { data: TriggerFired['data'] })[];
-}
+import { at, Clock, defineTrigger, firings, ingest, killable, MINUTE, SECOND, T0, triggerCommand as command , useTriggerEngineHarness, type EngineOptions } from './trigger-engine.fixture';
+import { TriggerEngine, triggerFiringId } from './trigger-engine';
+import type { InMemoryTriggerStateStore } from './trigger-state-store.port';
 
 describe('TriggerEngine (SQLite store, injected clock)', () => {
-  let dir: string;
+  const harness = useTriggerEngineHarness();
+  const engine = (options?: EngineOptions) => harness.engine(options);
+  const settle = (target: TriggerEngine) => harness.settle(target);
   let store: SqliteEventStore;
   let states: InMemoryTriggerStateStore;
   let clock: Clock;
-  const engines: TriggerEngine[] = [];
-
-  function engine(options: { store?: EventStore; states?: TriggerStateStore; counted?: Map<string, number> } = {}): TriggerEngine {
-    const created = new TriggerEngine({
-      store: options.store ?? store,
-      states: options.states ?? states,
-      clock: clock.read,
-      allowedLatenessMs: 5 * SECOND,
-      tickMs: 0,
-      commitIntervalMs: 0,
-      maxHops: 10,
-      observer: options.counted && {
-        counted: (trigger, counter: TriggerCounter, amount) => options.counted?.set(`${trigger.triggerId}:${counter}`, (options.counted.get(`${trigger.triggerId}:${counter}`) ?? 0) + amount),
-      },
-    });
-    engines.push(created);
-    return created;
-  }
-
-  /** Until the engine has seen everything in the store, its own firings included. */
-  async function settle(target: TriggerEngine): Promise<void> {
-    for (let head = await store.headPosition(); ; ) {
-      await target.waitUntilProcessed(head);
-      const now = await store.headPosition();
-      if (now === head) return;
-      head = now;
-    }
-  }
-
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'meridian-trigger-engine-'));
-    store = new SqliteEventStore(join(dir, 'events.sqlite'), { pollIntervalMs: 20 });
-    states = new InMemoryTriggerStateStore();
-    clock = new Clock();
-  });
-
-  afterEach(async () => {
-    for (const created of engines.splice(0)) await created.stop().catch(() => undefined);
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    ({ store, states, clock } = harness);
   });
 
   const absence: TriggerConditionInput = { kind: 'absence', first: { type: 'order.placed' }, then: { type: 'order.shipped' }, within: 'PT2M' };
