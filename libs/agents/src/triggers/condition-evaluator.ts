@@ -82,12 +82,20 @@ export interface ConditionEvaluator<S> {
   nextDeadline(state: S): number | null;
 }
 
+/** An event is offered to every trigger that may match it: its matched form is made once. */
+const matchedForms = new WeakMap<TriggerEvent, MatchedEvent>();
+
 export function matchedEvent(event: TriggerEvent): MatchedEvent {
-  return {
-    eventId: event.eventId,
-    position: event.position,
-    type: event.view.type,
-    subject: event.view.subject,
-    time: new Date(event.eventTime).toISOString(),
-  };
+  let matched = matchedForms.get(event);
+  if (matched === undefined) {
+    matched = {
+      eventId: event.eventId,
+      position: event.position,
+      type: event.view.type,
+      subject: event.view.subject,
+      time: new Date(event.eventTime).toISOString(),
+    };
+    matchedForms.set(event, matched);
+  }
+  return matched;
 }

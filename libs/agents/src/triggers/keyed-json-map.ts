@@ -8,9 +8,9 @@
  * sharing the rest with the previous state. The number of buckets grows with the map, so buckets
  * stay small.
  *
- * Keys are arbitrary strings (subjects come from producers), including `__proto__` and
- * `constructor`: reads check own properties only and writes create data properties, so no key
- * reaches an object's prototype.
+ * A bucket is a list of `[key, value]` pairs rather than an object: keys are arbitrary strings
+ * (subjects come from producers), including `__proto__` and `constructor`, and a list has no
+ * prototype to reach; it is also cheaper to copy than an object with keys only known at run time.
  */
 export interface KeyedJsonMap<V> {
   readonly size: number;
@@ -18,10 +18,10 @@ export interface KeyedJsonMap<V> {
    * Buckets by key hash, in `width` groups of `width` buckets (`width` a power of two); null for an
    * empty bucket. Two levels keep an update's copying to two short arrays and one small bucket.
    */
-  readonly groups: readonly (readonly (Readonly<Record<string, V>> | null)[])[];
+  readonly groups: readonly (readonly (Bucket<V> | null)[])[];
 }
 
-type Bucket<V> = Record<string, V>;
+type Bucket<V> = readonly (readonly [string, V])[];
 
 /** Buckets hold this many keys on average at most before the number of buckets grows. */
 const KEYS_PER_BUCKET = 8;
@@ -36,32 +36,25 @@ function hashOf(key: string): number {
   return hash >>> 0;
 }
 
-/** Group and bucket of a key in a map of `width` × `width` buckets. */
-function slotOf(key: string, width: number): readonly [number, number] {
-  const index = hashOf(key) & (width * width - 1);
-  return [Math.floor(index / width), index & (width - 1)];
-}
-
-/** Sets a data property, never the prototype (`target[key] = value` would for "__proto__"). */
-function defineEntry<V>(target: Bucket<V>, key: string, value: V): void {
-  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
-  else target[key] = value;
-}
-
 function widthFor(size: number): number {
   let width = 1;
   while (width * width * KEYS_PER_BUCKET < size) width *= 2;
   return width;
 }
 
+function indexIn<V>(bucket: Bucket<V>, key: string): number {
+  for (let index = 0; index < bucket.length; index += 1) if ((bucket[index] as readonly [string, V])[0] === key) return index;
+  return -1;
+}
+
 /** The same entries over `width` × `width` buckets. */
 function rehash<V>(entries: Iterable<readonly [string, V]>, size: number, width: number): KeyedJsonMap<V> {
-  const groups: (Bucket<V> | null)[][] = Array.from({ length: width }, () => new Array<null>(width).fill(null));
+  const groups: ([string, V][] | null)[][] = Array.from({ length: width }, () => new Array<null>(width).fill(null));
   for (const [key, value] of entries) {
-    const [group, slot] = slotOf(key, width);
-    const buckets = groups[group] as (Bucket<V> | null)[];
-    const bucket = (buckets[slot] ??= {});
-    defineEntry(bucket, key, value);
+    const index = hashOf(key) & (width * width - 1);
+    const buckets = groups[Math.floor(index / width)] as ([string, V][] | null)[];
+    const slot = index & (width - 1);
+    (buckets[slot] ??= []).push([key, value]);
   }
   return { size, groups };
 }
@@ -71,26 +64,38 @@ export function emptyKeyedJsonMap<V>(): KeyedJsonMap<V> {
 }
 
 export function keyedGet<V>(map: KeyedJsonMap<V>, key: string): V | undefined {
-  const [group, slot] = slotOf(key, map.groups.length);
-  const bucket = map.groups[group]?.[slot];
-  return bucket !== null && bucket !== undefined && Object.hasOwn(bucket, key) ? bucket[key] : undefined;
+  const width = map.groups.length;
+  const index = hashOf(key) & (width * width - 1);
+  const bucket = map.groups[Math.floor(index / width)]?.[index & (width - 1)];
+  if (bucket === null || bucket === undefined) return undefined;
+  const at = indexIn(bucket, key);
+  return at < 0 ? undefined : (bucket[at] as readonly [string, V])[1];
 }
 
 /** A new map with `key` set to `value`, or removed when `value` is undefined. */
 export function keyedSet<V>(map: KeyedJsonMap<V>, key: string, value: V | undefined): KeyedJsonMap<V> {
   const width = map.groups.length;
-  const [group, slot] = slotOf(key, width);
+  const index = hashOf(key) & (width * width - 1);
+  const group = Math.floor(index / width);
+  const slot = index & (width - 1);
   const buckets = map.groups[group] as readonly (Bucket<V> | null)[];
   const bucket = buckets[slot] ?? null;
-  const present = bucket !== null && Object.hasOwn(bucket, key);
-  if (value === undefined && !present) return map;
-  const copy: Bucket<V> = { ...bucket };
-  if (value === undefined) delete copy[key];
-  else defineEntry(copy, key, value);
-  const size = map.size + (value === undefined ? -1 : present ? 0 : 1);
-  const groupCopy = [...buckets];
-  groupCopy[slot] = Object.keys(copy).length === 0 ? null : copy;
-  const groups = [...map.groups];
+  const at = bucket === null ? -1 : indexIn(bucket, key);
+  if (value === undefined && at < 0) return map;
+  let copy: Bucket<V> | null;
+  if (value === undefined) {
+    copy = (bucket as Bucket<V>).length === 1 ? null : (bucket as Bucket<V>).filter((_, position) => position !== at);
+  } else if (at < 0) {
+    copy = bucket === null ? [[key, value]] : [...bucket, [key, value]];
+  } else {
+    const replaced = (bucket as Bucket<V>).slice();
+    replaced[at] = [key, value];
+    copy = replaced;
+  }
+  const size = map.size + (value === undefined ? -1 : at >= 0 ? 0 : 1);
+  const groupCopy = buckets.slice();
+  groupCopy[slot] = copy;
+  const groups = map.groups.slice();
   groups[group] = groupCopy;
   const updated = { size, groups };
   return size > width * width * KEYS_PER_BUCKET ? rehash(keyedEntries(updated), size, width * 2) : updated;
@@ -100,7 +105,7 @@ export function* keyedEntries<V>(map: KeyedJsonMap<V>): Generator<readonly [stri
   for (const buckets of map.groups) {
     for (const bucket of buckets) {
       if (bucket === null) continue;
-      for (const key of Object.keys(bucket)) yield [key, bucket[key] as V];
+      yield* bucket;
     }
   }
 }
@@ -117,23 +122,20 @@ export function keyedUpdateAll<V>(map: KeyedJsonMap<V>, update: (value: V, key: 
     let groupChanged = false;
     const updated = buckets.map((bucket) => {
       if (bucket === null) return null;
-      let copy: Bucket<V> | undefined;
-      for (const key of Object.keys(bucket)) {
-        const value = bucket[key] as V;
+      let copy: [string, V][] | undefined;
+      bucket.forEach(([key, value], position) => {
         const next = update(value, key);
-        if (next === value) continue;
-        copy ??= { ...bucket };
-        if (next === undefined) delete copy[key];
-        else defineEntry(copy, key, next);
-      }
+        if (copy === undefined && next === value) return;
+        copy ??= bucket.slice(0, position) as [string, V][];
+        if (next !== undefined) copy.push([key, next]);
+      });
       if (copy === undefined) {
-        size += Object.keys(bucket).length;
+        size += bucket.length;
         return bucket;
       }
       groupChanged = true;
-      const count = Object.keys(copy).length;
-      size += count;
-      return count === 0 ? null : copy;
+      size += copy.length;
+      return copy.length === 0 ? null : copy;
     });
     changed ||= groupChanged;
     return groupChanged ? updated : buckets;

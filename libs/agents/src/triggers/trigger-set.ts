@@ -55,7 +55,8 @@ export interface WatchedTrigger {
   stateSince: string;
   stateReason: string;
   state: unknown;
-  stats: TriggerEvaluationStats;
+  /** Owned by the trigger and updated in place (per evaluation); copied whenever it leaves the set. */
+  stats: MutableStats;
   evaluator: ConditionEvaluator<unknown> | null;
   nextDeadline: number | null;
 }
@@ -77,6 +78,8 @@ interface TenantIndex {
 
 const keyOf = (tenantId: string, triggerId: string) => `${tenantId}\n${triggerId}`;
 
+type MutableStats = { -readonly [K in keyof TriggerEvaluationStats]: TriggerEvaluationStats[K] };
+
 function eventTimeOf(event: RecordedEvent, view: CloudEventView): number {
   const time = view.time === null ? Number.NaN : Date.parse(view.time);
   return Number.isFinite(time) ? time : Date.parse(event.recordedAt);
@@ -89,7 +92,7 @@ function whenOf(event: RecordedEvent): string {
 export class TriggerSet {
   private readonly triggers = new Map<string, WatchedTrigger>();
   private readonly indexes = new Map<string, TenantIndex>();
-  private readonly dirty = new Set<string>();
+  private readonly dirty = new Set<WatchedTrigger>();
   private readonly removed = new Map<string, TriggerEvaluationKey>();
 
   constructor(private readonly options: TriggerSetOptions) {}
@@ -150,7 +153,7 @@ export class TriggerSet {
           stateSince: at,
           stateReason: 'defined',
           state: null,
-          stats: EMPTY_TRIGGER_STATS,
+          stats: { ...EMPTY_TRIGGER_STATS },
           evaluator: null,
           nextDeadline: null,
         };
@@ -201,7 +204,7 @@ export class TriggerSet {
         if (current === undefined) return;
         this.unindex(current);
         this.triggers.delete(key);
-        this.dirty.delete(key);
+        this.dirty.delete(current);
         this.removed.set(key, { tenantId, triggerId });
         return;
       default:
@@ -259,7 +262,7 @@ export class TriggerSet {
     for (const trigger of candidates) {
       const evaluator = trigger.evaluator;
       if (evaluator === null) continue;
-      trigger.stats = { ...trigger.stats, evaluations: trigger.stats.evaluations + 1 };
+      trigger.stats.evaluations += 1;
       this.touch(trigger);
       this.take(trigger, evaluator.onEvent(trigger.state, input), event, fired);
     }
@@ -294,9 +297,7 @@ export class TriggerSet {
   /** What changed since the last call: rows to store and keys to remove. */
   drainChanges(): { changed: StoredTriggerEvaluation[]; removed: TriggerEvaluationKey[] } {
     const changed: StoredTriggerEvaluation[] = [];
-    for (const key of this.dirty) {
-      const trigger = this.triggers.get(key);
-      if (trigger === undefined) continue;
+    for (const trigger of this.dirty) {
       changed.push({
         tenantId: trigger.tenantId,
         triggerId: trigger.triggerId,
@@ -304,7 +305,7 @@ export class TriggerSet {
         stateSince: trigger.stateSince,
         stateReason: trigger.stateReason,
         state: trigger.state,
-        stats: trigger.stats,
+        stats: { ...trigger.stats },
       });
     }
     const removed = [...this.removed.values()];
@@ -414,6 +415,6 @@ export class TriggerSet {
   }
 
   private touch(trigger: WatchedTrigger): void {
-    this.dirty.add(keyOf(trigger.tenantId, trigger.triggerId));
+    this.dirty.add(trigger);
   }
 }
