@@ -1,30 +1,53 @@
 /**
  * The set of occurrence keys a trigger has fired for, kept in full: firing is exactly once per
  * (trigger, occurrence key) for the trigger's whole life, including when an evaluator replays its
- * input from the start. Adding must stay cheap however many keys there are, and states are
- * immutable, so the set is chunked: adding copies only the last chunk (at most CHUNK_SIZE keys)
- * and the list of chunks, never the whole set; earlier chunks are shared between states.
+ * input from the start. States are immutable and a busy trigger fires often, so adding must not
+ * copy the whole set, and checking must not scan it: the keys are spread by a stable hash over
+ * `WIDTH` × `WIDTH` small sets in two levels, and adding copies two arrays of `WIDTH` references
+ * and the one small set the key goes to, sharing everything else with the previous state.
  */
 export interface OccurrenceKeySet {
   readonly size: number;
-  /** Every chunk but the last holds exactly OCCURRENCE_KEY_CHUNK_SIZE keys. */
-  readonly chunks: readonly ReadonlySet<string>[];
+  /** `WIDTH` groups of `WIDTH` buckets, by key hash; null where empty. */
+  readonly groups: readonly (readonly (ReadonlySet<string> | null)[] | null)[];
 }
 
-export const OCCURRENCE_KEY_CHUNK_SIZE = 1_024;
+/** Buckets per level: 64 × 64 = 4,096 buckets, so a million keys make buckets of about 250. */
+export const OCCURRENCE_KEY_SET_WIDTH = 64;
 
-export const EMPTY_OCCURRENCE_KEY_SET: OccurrenceKeySet = { size: 0, chunks: [] };
+export const EMPTY_OCCURRENCE_KEY_SET: OccurrenceKeySet = { size: 0, groups: new Array<null>(OCCURRENCE_KEY_SET_WIDTH).fill(null) };
+
+/** FNV-1a over UTF-16 code units. */
+function hashOf(key: string): number {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < key.length; index += 1) {
+    hash ^= key.charCodeAt(index);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+function slotOf(key: string): { readonly group: number; readonly bucket: number } {
+  const hash = hashOf(key);
+  return { group: hash % OCCURRENCE_KEY_SET_WIDTH, bucket: Math.floor(hash / OCCURRENCE_KEY_SET_WIDTH) % OCCURRENCE_KEY_SET_WIDTH };
+}
 
 export function hasOccurrenceKey(set: OccurrenceKeySet, key: string): boolean {
-  return set.chunks.some((chunk) => chunk.has(key));
+  const { group, bucket } = slotOf(key);
+  return set.groups[group]?.[bucket]?.has(key) === true;
 }
 
 /** A new set with `key` added; the same set when the key is already there. */
 export function addOccurrenceKey(set: OccurrenceKeySet, key: string): OccurrenceKeySet {
-  if (hasOccurrenceKey(set, key)) return set;
-  const last = set.chunks[set.chunks.length - 1];
-  if (last === undefined || last.size >= OCCURRENCE_KEY_CHUNK_SIZE) {
-    return { size: set.size + 1, chunks: [...set.chunks, new Set([key])] };
-  }
-  return { size: set.size + 1, chunks: [...set.chunks.slice(0, -1), new Set([...last, key])] };
+  const { group, bucket } = slotOf(key);
+  const buckets = set.groups[group] ?? null;
+  const keys = buckets?.[bucket] ?? null;
+  if (keys?.has(key) === true) return set;
+  const nextKeys = new Set(keys ?? []);
+  nextKeys.add(key);
+  const nextBuckets = buckets === null ? new Array<ReadonlySet<string> | null>(OCCURRENCE_KEY_SET_WIDTH).fill(null) : buckets.slice();
+  nextBuckets[bucket] = nextKeys;
+  const groups = set.groups.slice();
+  groups[group] = nextBuckets;
+  return { size: set.size + 1, groups };
 }

@@ -1,16 +1,15 @@
-import { addOccurrenceKey, EMPTY_OCCURRENCE_KEY_SET, hasOccurrenceKey, OCCURRENCE_KEY_CHUNK_SIZE, type OccurrenceKeySet } from './occurrence-key-set';
+import { addOccurrenceKey, EMPTY_OCCURRENCE_KEY_SET, hasOccurrenceKey, type OccurrenceKeySet } from './occurrence-key-set';
 
 describe('OccurrenceKeySet', () => {
-  it('remembers every key added, across chunks', () => {
+  it('remembers every key added, and no other', () => {
     let set: OccurrenceKeySet = EMPTY_OCCURRENCE_KEY_SET;
-    const count = OCCURRENCE_KEY_CHUNK_SIZE * 2 + 3;
+    const count = 20_000;
     for (let i = 0; i < count; i++) set = addOccurrenceKey(set, `key-${i}`);
     expect(set.size).toBe(count);
-    expect(set.chunks.map((chunk) => chunk.size)).toEqual([OCCURRENCE_KEY_CHUNK_SIZE, OCCURRENCE_KEY_CHUNK_SIZE, 3]);
-    for (const i of [0, OCCURRENCE_KEY_CHUNK_SIZE - 1, OCCURRENCE_KEY_CHUNK_SIZE, count - 1]) {
-      expect(hasOccurrenceKey(set, `key-${i}`)).toBe(true);
-    }
+    for (let i = 0; i < count; i += 1) expect(hasOccurrenceKey(set, `key-${i}`)).toBe(true);
     expect(hasOccurrenceKey(set, `key-${count}`)).toBe(false);
+    expect(hasOccurrenceKey(set, '__proto__')).toBe(false);
+    expect(hasOccurrenceKey(addOccurrenceKey(set, '__proto__'), '__proto__')).toBe(true);
   });
 
   it('returns the same set for a key already there', () => {
@@ -18,13 +17,15 @@ describe('OccurrenceKeySet', () => {
     expect(addOccurrenceKey(set, 'a')).toBe(set);
   });
 
-  it('leaves the set it was given untouched and shares full chunks', () => {
+  it('leaves the set it was given untouched and shares what the new key does not touch', () => {
     let set: OccurrenceKeySet = EMPTY_OCCURRENCE_KEY_SET;
-    for (let i = 0; i < OCCURRENCE_KEY_CHUNK_SIZE + 1; i++) set = addOccurrenceKey(set, `key-${i}`);
+    for (let i = 0; i < 5_000; i++) set = addOccurrenceKey(set, `key-${i}`);
     const next = addOccurrenceKey(set, 'new');
     expect(hasOccurrenceKey(set, 'new')).toBe(false);
-    expect(set.size).toBe(OCCURRENCE_KEY_CHUNK_SIZE + 1);
-    expect(next.chunks[0]).toBe(set.chunks[0]);
+    expect(set.size).toBe(5_000);
+    expect(next.size).toBe(5_001);
     expect(hasOccurrenceKey(next, 'new')).toBe(true);
+    const shared = next.groups.filter((group, index) => group === set.groups[index]).length;
+    expect(shared).toBe(next.groups.length - 1);
   });
 });
