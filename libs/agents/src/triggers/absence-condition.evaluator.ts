@@ -1,5 +1,5 @@
 import { parseIsoDuration, type AbsenceTriggerCondition } from '@meridian/domain';
-import type { ConditionEvaluator, ConditionFiring, EvaluationResult } from './condition-evaluator';
+import { NO_FIRINGS, NO_LATE_EVENTS, type ConditionEvaluator, type ConditionFiring, type EvaluationResult } from './condition-evaluator';
 import { emptyKeyedJsonMap, keyedGet, keyedSet, keyedUpdateAll, type KeyedJsonMap } from './keyed-json-map';
 import {
   compileEventMatch,
@@ -48,11 +48,12 @@ export interface AbsenceConditionState {
   readonly sweptAt: number | null;
   readonly windows: KeyedJsonMap<AbsenceWindows>;
   /**
-   * Open windows by deadline, a binary min-heap on (deadline, position). Closing a window leaves
-   * its entry behind, but never at the top: the top is always an open window, so `nextDeadline` is
+   * Open windows by (deadline, position), ascending, in chunks of at most `2 × DEADLINE_CHUNK`
+   * (adding one copies a chunk and the list of chunks, not every deadline). Closing a window leaves
+   * its entry behind, but never first: the first is always an open window, so `nextDeadline` is
    * exact.
    */
-  readonly deadlines: readonly AbsenceDeadline[];
+  readonly deadlines: readonly (readonly AbsenceDeadline[])[];
 }
 
 export interface AbsenceWindows {
@@ -71,49 +72,54 @@ export interface AbsenceDeadline {
 
 const before = (a: AbsenceDeadline, b: AbsenceDeadline) => a.deadline < b.deadline || (a.deadline === b.deadline && a.position < b.position);
 
-function heapPush(heap: AbsenceDeadline[], item: AbsenceDeadline): void {
-  heap.push(item);
-  let index = heap.length - 1;
-  while (index > 0) {
-    const parent = (index - 1) >>> 1;
-    if (!before(heap[index] as AbsenceDeadline, heap[parent] as AbsenceDeadline)) break;
-    [heap[index], heap[parent]] = [heap[parent] as AbsenceDeadline, heap[index] as AbsenceDeadline];
-    index = parent;
-  }
+type Deadlines = readonly (readonly AbsenceDeadline[])[];
+
+/** Deadlines per chunk (a chunk splits in two at twice this). */
+const DEADLINE_CHUNK = 64;
+
+/** The deadlines with `item` in its place. */
+function withDeadline(deadlines: Deadlines, item: AbsenceDeadline): Deadlines {
+  // The chunk it belongs to: the first whose last entry is not before it (else the last chunk).
+  const found = partitionPoint(deadlines.length, (index) => before((deadlines[index] as readonly AbsenceDeadline[]).at(-1) as AbsenceDeadline, item));
+  const target = Math.min(found, deadlines.length - 1);
+  if (target < 0) return [[item]];
+  const chunk = deadlines[target] as readonly AbsenceDeadline[];
+  const at = partitionPoint(chunk.length, (index) => !before(item, chunk[index] as AbsenceDeadline));
+  const grown = [...chunk.slice(0, at), item, ...chunk.slice(at)];
+  const replacement = grown.length > 2 * DEADLINE_CHUNK ? [grown.slice(0, DEADLINE_CHUNK), grown.slice(DEADLINE_CHUNK)] : [grown];
+  return [...deadlines.slice(0, target), ...replacement, ...deadlines.slice(target + 1)];
 }
 
-function heapPop(heap: AbsenceDeadline[]): void {
-  const last = heap.pop();
-  if (last === undefined || heap.length === 0) return;
-  heap[0] = last;
-  let index = 0;
-  for (;;) {
-    const left = 2 * index + 1;
-    const right = left + 1;
-    let smallest = index;
-    if (left < heap.length && before(heap[left] as AbsenceDeadline, heap[smallest] as AbsenceDeadline)) smallest = left;
-    if (right < heap.length && before(heap[right] as AbsenceDeadline, heap[smallest] as AbsenceDeadline)) smallest = right;
-    if (smallest === index) return;
-    [heap[index], heap[smallest]] = [heap[smallest] as AbsenceDeadline, heap[index] as AbsenceDeadline];
-    index = smallest;
-  }
+function firstDeadline(deadlines: Deadlines): AbsenceDeadline | undefined {
+  return deadlines[0]?.[0];
+}
+
+/** The deadlines without the first `count` of the first chunk. */
+function withoutFirst(deadlines: Deadlines, count: number): Deadlines {
+  const chunk = deadlines[0] as readonly AbsenceDeadline[];
+  return count >= chunk.length ? deadlines.slice(1) : [chunk.slice(count), ...deadlines.slice(1)];
 }
 
 /**
- * Whether a heap entry is still an open window. Heap order and each key's `open` order agree, so
- * an open window at the top of the heap is necessarily the first open window of its key.
+ * Whether a deadline is still an open window. Deadline order and each key's `open` order agree,
+ * so an open window first in the deadlines is necessarily the first open window of its key.
  */
 function isOpenHead(windows: KeyedJsonMap<AbsenceWindows>, item: AbsenceDeadline): boolean {
   return keyedGet(windows, item.key)?.open[0]?.event.eventId === item.eventId;
 }
 
-/** Drops closed windows from the top of the heap (copying it only when there is one). */
-function withOpenTop(heap: readonly AbsenceDeadline[], windows: KeyedJsonMap<AbsenceWindows>): readonly AbsenceDeadline[] {
-  const top = heap[0];
-  if (top === undefined || isOpenHead(windows, top)) return heap;
-  const copy = [...heap];
-  while (copy.length > 0 && !isOpenHead(windows, copy[0] as AbsenceDeadline)) heapPop(copy);
-  return copy;
+/** Drops closed windows from the front of the deadlines (copying only what changes). */
+function withOpenTop(deadlines: Deadlines, windows: KeyedJsonMap<AbsenceWindows>): Deadlines {
+  let current = deadlines;
+  for (;;) {
+    const chunk = current[0];
+    if (chunk === undefined) return current;
+    let closed = 0;
+    while (closed < chunk.length && !isOpenHead(windows, chunk[closed] as AbsenceDeadline)) closed += 1;
+    if (closed === 0) return current;
+    current = withoutFirst(current, closed);
+    if (closed < chunk.length) return current;
+  }
 }
 
 /** Index of the first time at or after `time` in an ascending list. */
@@ -168,9 +174,7 @@ export function absenceConditionEvaluator(condition: AbsenceTriggerCondition, op
           const entry = windowEntry(event);
           const index = insertionIndex(open, entry);
           open = [...open.slice(0, index), entry, ...open.slice(index)];
-          const copy = [...deadlines];
-          heapPush(copy, { deadline: time + within, position: event.position, key, eventId: event.eventId });
-          deadlines = copy;
+          deadlines = withDeadline(deadlines, { deadline: time + within, position: event.position, key, eventId: event.eventId });
         }
       }
       if (then) {
@@ -189,18 +193,17 @@ export function absenceConditionEvaluator(condition: AbsenceTriggerCondition, op
         sweptAt = newestTime;
       }
       deadlines = withOpenTop(deadlines, windows);
-      return { state: { kind: 'absence', newestTime, sweptAt, windows, deadlines }, firings: [], late: [] };
+      return { state: { kind: 'absence', newestTime, sweptAt, windows, deadlines }, firings: NO_FIRINGS, late: NO_LATE_EVENTS };
     },
 
     onTime(state, now): EvaluationResult<AbsenceConditionState> {
-      const top = state.deadlines[0];
+      const top = firstDeadline(state.deadlines);
       if (top === undefined || top.deadline + allowedLatenessMs > now) return unchanged(state);
-      const heap = [...state.deadlines];
+      let deadlines = state.deadlines;
       let windows = state.windows;
       const firings: ConditionFiring[] = [];
-      while (heap.length > 0 && (heap[0] as AbsenceDeadline).deadline + allowedLatenessMs <= now) {
-        const due = heap[0] as AbsenceDeadline;
-        heapPop(heap);
+      for (let due = firstDeadline(deadlines); due !== undefined && due.deadline + allowedLatenessMs <= now; due = firstDeadline(deadlines)) {
+        deadlines = withoutFirst(deadlines, 1);
         const held = keyedGet(windows, due.key);
         const window = held?.open[0];
         if (held === undefined || window === undefined || window.event.eventId !== due.eventId) continue;
@@ -213,12 +216,11 @@ export function absenceConditionEvaluator(condition: AbsenceTriggerCondition, op
           late: now - (due.deadline + allowedLatenessMs) > lateToleranceMs,
         });
       }
-      const deadlines = withOpenTop(heap, windows);
-      return { state: { ...state, windows, deadlines }, firings, late: [] };
+      return { state: { ...state, windows, deadlines: withOpenTop(deadlines, windows) }, firings, late: NO_LATE_EVENTS };
     },
 
     nextDeadline(state) {
-      const top = state.deadlines[0];
+      const top = firstDeadline(state.deadlines);
       return top === undefined ? null : top.deadline + allowedLatenessMs;
     },
   };

@@ -60,6 +60,10 @@ export interface ConditionFiring {
   readonly late: boolean;
 }
 
+/** Results share these: an evaluation runs per event per trigger, and most fire nothing. */
+export const NO_FIRINGS: readonly ConditionFiring[] = Object.freeze([]);
+export const NO_LATE_EVENTS: readonly MatchedEvent[] = Object.freeze([]);
+
 export interface EvaluationResult<S> {
   readonly state: S;
   readonly firings: readonly ConditionFiring[];

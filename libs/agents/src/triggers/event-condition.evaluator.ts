@@ -1,5 +1,5 @@
 import type { EventTriggerCondition } from '@meridian/domain';
-import { matchedEvent, type ConditionEvaluator } from './condition-evaluator';
+import { matchedEvent, type ConditionEvaluator, NO_LATE_EVENTS } from './condition-evaluator';
 import {
   compileEventMatch,
   eventTimeOf,
@@ -35,7 +35,7 @@ export function eventConditionEvaluator(condition: EventTriggerCondition, option
       return {
         state: newestTime === state.newestTime ? state : { kind: 'event', newestTime },
         firings: [{ occurrenceKey: `event:${event.eventId}`, subject: event.view.subject, matched: [matchedEvent(event)], at: time, late: false }],
-        late: [],
+        late: NO_LATE_EVENTS,
       };
     },
     onTime: (state) => unchanged(state),

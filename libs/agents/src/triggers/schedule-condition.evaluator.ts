@@ -1,6 +1,6 @@
 import { CronDate, CronExpressionParser, type CronExpression } from 'cron-parser';
 import type { ScheduleTriggerCondition } from '@meridian/domain';
-import type { ConditionEvaluator, ConditionFiring, EvaluationOptions, EvaluationResult } from './condition-evaluator';
+import { NO_FIRINGS, NO_LATE_EVENTS, type ConditionEvaluator, type ConditionFiring, type EvaluationOptions, type EvaluationResult } from './condition-evaluator';
 import { DEFAULT_LATE_TOLERANCE_MS } from './window-evaluation';
 
 /**
@@ -182,7 +182,7 @@ export function scheduleConditionEvaluator(
     initialState: () => ({ kind: 'schedule', last: options.since }),
 
     // A schedule reads no events.
-    onEvent: (state) => ({ state, firings: [], late: [] }),
+    onEvent: (state) => ({ state, firings: NO_FIRINGS, late: NO_LATE_EVENTS }),
 
     onTime(state, now): EvaluationResult<ScheduleConditionState> {
       const firings: ConditionFiring[] = [];
@@ -197,7 +197,7 @@ export function scheduleConditionEvaluator(
         firings.push(firing(next, false));
         last = next;
       }
-      return { state: last === state.last ? state : { kind: 'schedule', last }, firings, late: [] };
+      return { state: last === state.last ? state : { kind: 'schedule', last }, firings, late: NO_LATE_EVENTS };
     },
 
     nextDeadline: (state) => ticks.after(state.last),

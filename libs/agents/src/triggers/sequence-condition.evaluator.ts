@@ -1,5 +1,5 @@
 import { parseIsoDuration, type SequenceTriggerCondition } from '@meridian/domain';
-import type { ConditionEvaluator, ConditionFiring } from './condition-evaluator';
+import { NO_LATE_EVENTS, type ConditionEvaluator, type ConditionFiring } from './condition-evaluator';
 import { emptyKeyedJsonMap, keyedGet, keyedSet, keyedUpdateAll, type KeyedJsonMap } from './keyed-json-map';
 import {
   compileEventMatch,
@@ -15,6 +15,7 @@ import {
   unchanged,
   windowEntry,
   windowKeyOf,
+  type EventPredicate,
   type WindowEntry,
   type WindowEvaluationOptions,
 } from './window-evaluation';
@@ -144,8 +145,9 @@ export function sequenceConditionEvaluator(
     initialState: () => ({ kind: 'sequence', newestTime: null, sweptAt: null, windows: emptyKeyedJsonMap() }),
 
     onEvent(state, event) {
-      const matched = steps.flatMap((matches, index) => (matches(event) ? [index] : []));
-      if (matched.length === 0) return unchanged(state);
+      let matched: number[] | null = null;
+      for (let index = 0; index < steps.length; index += 1) if ((steps[index] as EventPredicate)(event)) (matched ??= []).push(index);
+      if (matched === null) return unchanged(state);
       const key = windowKeyOf(per, event);
       if (key === null) return unchanged(state);
       const time = eventTimeOf(event);
@@ -156,7 +158,7 @@ export function sequenceConditionEvaluator(
       const held = pruned(keyedGet(state.windows, key) ?? { entries: [], starts: noPartials }, horizon) ?? { entries: [], starts: noPartials };
       const entry: SequenceEntry = { ...windowEntry(event), steps: matched };
       const index = insertionIndex(held.entries, entry);
-      const entries = [...held.entries.slice(0, index), entry, ...held.entries.slice(index)];
+      const entries = index === held.entries.length ? [...held.entries, entry] : [...held.entries.slice(0, index), entry, ...held.entries.slice(index)];
 
       // In order (the usual case) only the new event needs checking; out of order, the partial
       // matches are worked out again over the window's events.
@@ -196,7 +198,7 @@ export function sequenceConditionEvaluator(
         windows = keyedUpdateAll(windows, (item) => pruned(item, horizon));
         sweptAt = newestTime;
       }
-      return { state: { kind: 'sequence', newestTime, sweptAt, windows }, firings, late: [] };
+      return { state: { kind: 'sequence', newestTime, sweptAt, windows }, firings, late: NO_LATE_EVENTS };
     },
 
     // A sequence is completed by an event, never by time passing.

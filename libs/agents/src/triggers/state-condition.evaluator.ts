@@ -1,6 +1,6 @@
 import type { StateTriggerCondition } from '@meridian/domain';
 import { compileJsonLogicCondition } from '../routing/json-logic-condition';
-import { matchedEvent, type ConditionEvaluator, type ConditionFiring, type EvaluationResult, type TriggerEvent } from './condition-evaluator';
+import { matchedEvent, type ConditionEvaluator, type ConditionFiring, type EvaluationResult, type TriggerEvent, NO_FIRINGS, NO_LATE_EVENTS } from './condition-evaluator';
 import { emptyKeyedJsonMap, keyedGet, keyedSet, type KeyedJsonMap } from './keyed-json-map';
 import type { TriggerMatchError, TriggerMatchErrorHandler } from './window-evaluation';
 
@@ -57,13 +57,18 @@ export function stateOccurrenceKey(subject: string, eventId: string): string {
 const WORD_CHARACTER = /[\p{L}\p{N}_]/u;
 
 /** Whether `subject` is of `subjectType` (see above); no subject type matches every subject. */
+/** Whether a character (one UTF-16 unit) is a letter, a digit or `_`; ASCII without a regex. */
+function isWordCharacter(character: string): boolean {
+  const code = character.charCodeAt(0);
+  if (code < 128) return (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95;
+  return WORD_CHARACTER.test(character);
+}
+
 export function subjectIsOfType(subject: string, subjectType: string | undefined): boolean {
   if (subjectType === undefined || subjectType === '') return true;
   if (!subject.startsWith(subjectType)) return false;
   if (subject.length === subjectType.length) return true;
-  const lastOfType = subjectType.slice(-1);
-  const nextCharacter = subject.charAt(subjectType.length);
-  return !WORD_CHARACTER.test(lastOfType) || !WORD_CHARACTER.test(nextCharacter);
+  return !isWordCharacter(subjectType.charAt(subjectType.length - 1)) || !isWordCharacter(subject.charAt(subjectType.length));
 }
 
 const PREDICATE_PATH = 'condition.predicate';
@@ -89,7 +94,7 @@ export function stateConditionEvaluator(condition: StateTriggerCondition, option
     report(options.onMatchError, { path: PREDICATE_PATH, phase: 'compile', reason: 'invalid-filter', message });
   }
   const predicate = compiled.ok ? compiled.condition : null;
-  const unchanged = (state: StateConditionState): EvaluationResult<StateConditionState> => ({ state, firings: [], late: [] });
+  const unchanged = (state: StateConditionState): EvaluationResult<StateConditionState> => ({ state, firings: NO_FIRINGS, late: NO_LATE_EVENTS });
 
   return {
     initialState: () => ({ kind: 'state', holding: emptyKeyedJsonMap(), predicateErrors: 0, lastPredicateError: null }),
@@ -116,7 +121,7 @@ export function stateConditionEvaluator(condition: StateTriggerCondition, option
       }
       if (holds === (keyedGet(state.holding, subject) !== undefined)) return unchanged(counted);
       const next: StateConditionState = { ...counted, holding: keyedSet(state.holding, subject, holds ? event.eventId : undefined) };
-      if (!holds) return { state: next, firings: [], late: [] };
+      if (!holds) return { state: next, firings: NO_FIRINGS, late: NO_LATE_EVENTS };
       const fired: ConditionFiring = {
         occurrenceKey: stateOccurrenceKey(subject, event.eventId),
         subject,
@@ -124,7 +129,7 @@ export function stateConditionEvaluator(condition: StateTriggerCondition, option
         at: event.eventTime,
         late: false,
       };
-      return { state: next, firings: [fired], late: [] };
+      return { state: next, firings: [fired], late: NO_LATE_EVENTS };
     },
 
     // The predicate reads state, not the clock.

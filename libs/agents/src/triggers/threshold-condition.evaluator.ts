@@ -1,5 +1,5 @@
 import { parseIsoDuration, type ThresholdTriggerCondition } from '@meridian/domain';
-import type { ConditionEvaluator, ConditionFiring } from './condition-evaluator';
+import { NO_LATE_EVENTS, type ConditionEvaluator, type ConditionFiring } from './condition-evaluator';
 import { emptyKeyedJsonMap, keyedGet, keyedSet, keyedUpdateAll, type KeyedJsonMap } from './keyed-json-map';
 import {
   compileEventMatch,
@@ -104,7 +104,7 @@ export function thresholdConditionEvaluator(
         windows = keyedUpdateAll(windows, (items) => pruned(items, horizon));
         sweptAt = newestTime;
       }
-      return { state: { kind: 'threshold', newestTime, sweptAt, windows }, firings, late: [] };
+      return { state: { kind: 'threshold', newestTime, sweptAt, windows }, firings, late: NO_LATE_EVENTS };
     },
 
     // The count is reached by an event, never by time passing.

@@ -35,6 +35,7 @@ import type { TriggerMatchError } from './window-evaluation';
 export const TRIGGER_LIFECYCLE_TYPES = ['trigger.defined', 'trigger.changed', 'trigger.enabled', 'trigger.disabled', 'trigger.deleted'] as const;
 
 const EVALUATED_CATEGORIES = new Set(['entity', 'source']);
+const NO_TRIGGERS: ReadonlySet<WatchedTrigger> = new Set();
 
 export interface TriggerSetOptions {
   /** How late an event (behind the newest event time a trigger has seen) may be and still count. */
@@ -256,7 +257,7 @@ export class TriggerSet {
     const view = cloudEventViewOf(event);
     if (view === undefined) return [];
     const candidates = this.candidates(index, view);
-    if (candidates.length === 0) return [];
+    if (candidates.size === 0) return [];
     const input: TriggerEvent = { eventId: event.eventId, position: event.position, view, eventTime: eventTimeOf(event, view), ...(entity !== undefined && { entity }) };
     const fired: DecidedFiring[] = [];
     for (const trigger of candidates) {
@@ -340,17 +341,24 @@ export class TriggerSet {
     return event === null ? 0 : Date.parse(event.recordedAt);
   }
 
-  private candidates(index: TenantIndex, view: CloudEventView): WatchedTrigger[] {
-    const found = new Set<WatchedTrigger>(index.exact.get(view.type));
+  private candidates(index: TenantIndex, view: CloudEventView): ReadonlySet<WatchedTrigger> {
+    const exact = index.exact.get(view.type);
+    let found: Set<WatchedTrigger> | null = null;
     for (const [prefix, triggers] of index.prefixes) {
-      if (view.type.startsWith(prefix)) for (const trigger of triggers) found.add(trigger);
+      if (!view.type.startsWith(prefix)) continue;
+      found ??= new Set(exact);
+      for (const trigger of triggers) found.add(trigger);
     }
     if (view.subject !== null) {
       for (const trigger of index.state) {
-        if (trigger.definition.condition.kind === 'state' && subjectIsOfType(view.subject, trigger.definition.condition.subjectType)) found.add(trigger);
+        if (trigger.definition.condition.kind !== 'state' || !subjectIsOfType(view.subject, trigger.definition.condition.subjectType)) continue;
+        found ??= new Set(exact);
+        found.add(trigger);
       }
     }
-    return [...found];
+    // Usually only exact types match: the index's own set is iterated, nothing is copied (the
+    // index does not change while an event is evaluated: lifecycle events come one at a time).
+    return found ?? exact ?? NO_TRIGGERS;
   }
 
   private startFresh(trigger: WatchedTrigger, at: string, reason: string): void {

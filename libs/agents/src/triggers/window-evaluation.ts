@@ -1,7 +1,7 @@
 import { typeMatches, type JsonLogicExpression, type TriggerEventMatch, type TriggerScope } from '@meridian/domain';
 import { compileJsonLogicCondition, type CompiledCondition } from '../routing/json-logic-condition';
 import { parseTypePattern } from '../routing/subscription-matcher';
-import { matchedEvent, type EvaluationOptions, type EvaluationResult, type MatchedEvent, type TriggerEvent } from './condition-evaluator';
+import { matchedEvent, type EvaluationOptions, type EvaluationResult, type MatchedEvent, type TriggerEvent, NO_FIRINGS, NO_LATE_EVENTS } from './condition-evaluator';
 
 /**
  * What the event-driven condition kinds (`event`, `threshold`, `sequence`, `absence`) share:
@@ -138,7 +138,7 @@ export function newest(newestTime: number | null, eventTime: number): number {
 }
 
 export function unchanged<S>(state: S): EvaluationResult<S> {
-  return { state, firings: [], late: [] };
+  return { state, firings: NO_FIRINGS, late: NO_LATE_EVENTS };
 }
 
 export function lateEvent<S>(state: S, event: TriggerEvent): EvaluationResult<S> {
