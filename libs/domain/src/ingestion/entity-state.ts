@@ -25,9 +25,14 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Own-property write: keys such as `__proto__` or `constructor` are data here, never the prototype chain. */
+/**
+ * Own-property write: keys such as `__proto__` or `constructor` are data here, never the prototype
+ * chain. Only `__proto__` needs defineProperty (assigning it would set the prototype); any other
+ * key assigned on an ordinary object is an own data property, and assignment keeps objects fast.
+ */
 function put(target: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }
 
 function own(target: Readonly<Record<string, unknown>>, key: string): unknown {
