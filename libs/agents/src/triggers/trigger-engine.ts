@@ -71,7 +71,7 @@ export interface TriggerEngineOptions {
   readonly cachedAggregates?: number;
   /** The most hops a firing may be from its chain's origin (a trigger whose action feeds itself stops there). */
   readonly maxHops: number;
-  /** Minimum time between two commits of states and checkpoint (longer when commits are slow: four times the last one). Default 200 ms. */
+  /** Minimum time between two commits of states and checkpoint (longer when commits are slow: four times the last one); 0 commits after every step. Default 200 ms. */
   readonly commitIntervalMs?: number;
   readonly name?: string;
   readonly batchSize?: number;
@@ -498,7 +498,8 @@ export class TriggerEngine {
     const now = Date.now();
     // Large states make commits costly: then commit less often, so that committing takes at most
     // about a fifth of the engine's time (a crash replays a little more, and changes nothing else).
-    const interval = Math.max(this.options.commitIntervalMs ?? 200, 4 * this.lastCommitMs);
+    const minimum = this.options.commitIntervalMs ?? 200;
+    const interval = minimum === 0 ? 0 : Math.max(minimum, 4 * this.lastCommitMs);
     if (!force && now - this.lastCommitAt < interval) return;
     if (!this.set.hasChanges && this.processed === this.committed) return;
     const { changed, removed } = this.set.drainChanges();
