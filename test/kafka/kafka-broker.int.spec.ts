@@ -10,10 +10,11 @@
  *
  * Runs when KAFKA_BROKERS (host:port[,…]; the first is used) is set — then an unreachable broker
  * is a failure — or when a broker answers on 127.0.0.1:9092; otherwise the suite is skipped with a
- * message, since the CI entry point does not start Kafka.
+ * loud message, and in CI (which starts the broker) that is a failure.
  */
 import { spawnSync } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
+import { serviceGate } from '../support/services';
 
 interface BrokerAddress {
   host: string;
@@ -40,12 +41,12 @@ s.on('error', () => process.exit(1));`;
 
 const broker = brokerAddress();
 const required = process.env.KAFKA_BROKERS !== undefined && process.env.KAFKA_BROKERS !== '';
-const describeKafka: typeof describe = required || brokerListening(broker) ? describe : describe.skip;
-if (describeKafka === describe.skip) {
-  process.stderr.write(
-    `\n*** No Kafka broker on ${broker.host}:${broker.port} (start one with scripts/kafka/kafka.sh start, or set KAFKA_BROKERS): Kafka broker suite SKIPPED ***\n\n`,
-  );
-}
+// Skipped, loudly, without a broker — except in CI, where `serviceGate` makes that a failure.
+const describeKafka = (
+  required || brokerListening(broker)
+    ? describe
+    : serviceGate('Kafka', `nothing answers on ${broker.host}:${broker.port}; start one with scripts/kafka/kafka.sh start, or set KAFKA_BROKERS`)
+) as typeof describe;
 
 const API_PRODUCE = 0;
 const API_FETCH = 1;
