@@ -25,7 +25,8 @@ export interface StandaloneProcess {
 /** Starts `apps/standalone` as a real OS process (as `npm start` does) and waits until it listens. */
 export async function spawnStandalone(env: Record<string, string>, timeoutMs = 90_000): Promise<StandaloneProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--swc', '-r', 'tsconfig-paths/register', 'apps/standalone/src/main.ts'], {
+  // The same Node options as `npm start` (package.json): a larger young generation (see README "Runtime tuning").
+  const child = spawn(process.execPath, ['--max-semi-space-size=64', require.resolve('ts-node/dist/bin.js'), '--swc', '-r', 'tsconfig-paths/register', 'apps/standalone/src/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,4 +1,5 @@
 import {
+  assertNever,
   parseStreamName,
   type EntityState,
   type RecordedEvent,
@@ -7,10 +8,14 @@ import {
 } from '@meridian/domain';
 import { cloudEventViewOf, type CloudEventView } from '../routing/cloud-event-view';
 import type { ConditionEvaluator, ConditionFiring, EvaluationResult, TriggerEvent } from './condition-evaluator';
-import { subjectIsOfType } from './state-condition.evaluator';
-import { timeConditionEvaluator } from './time-condition.evaluator';
+import { absenceConditionEvaluator } from './absence-condition.evaluator';
+import { eventConditionEvaluator } from './event-condition.evaluator';
+import { scheduleConditionEvaluator } from './schedule-condition.evaluator';
+import { sequenceConditionEvaluator } from './sequence-condition.evaluator';
+import { stateConditionEvaluator, subjectIsOfType } from './state-condition.evaluator';
+import { thresholdConditionEvaluator } from './threshold-condition.evaluator';
 import { EMPTY_TRIGGER_STATS, type StoredTriggerEvaluation, type TriggerEvaluationKey, type TriggerEvaluationStats } from './trigger-state-store.port';
-import { isWindowCondition, windowConditionEvaluator, windowConditionTypes } from './window-condition.evaluator';
+import { isWindowCondition, windowConditionTypes } from './window-condition.evaluator';
 import type { TriggerMatchError } from './window-evaluation';
 
 /**
@@ -378,8 +383,26 @@ export class TriggerSet {
       this.touch(trigger);
     };
     const options = { allowedLatenessMs: this.options.allowedLatenessMs, lateToleranceMs: this.options.lateToleranceMs, onMatchError };
-    const evaluator = isWindowCondition(condition) ? windowConditionEvaluator(condition, options) : timeConditionEvaluator(condition, { ...options, since });
-    return evaluator as ConditionEvaluator<unknown>;
+    // The kinds' own evaluators, without the wrappers that refuse another kind's state: here a
+    // state always belongs to its condition (a changed condition starts afresh, a stored state is
+    // only taken back for the same condition version), and the wrapper's extra call sits on the
+    // path of every evaluation.
+    switch (condition.kind) {
+      case 'event':
+        return eventConditionEvaluator(condition, options) as ConditionEvaluator<unknown>;
+      case 'threshold':
+        return thresholdConditionEvaluator(condition, options) as ConditionEvaluator<unknown>;
+      case 'sequence':
+        return sequenceConditionEvaluator(condition, options) as ConditionEvaluator<unknown>;
+      case 'absence':
+        return absenceConditionEvaluator(condition, options) as ConditionEvaluator<unknown>;
+      case 'schedule':
+        return scheduleConditionEvaluator(condition, { ...options, since }) as ConditionEvaluator<unknown>;
+      case 'state':
+        return stateConditionEvaluator(condition, options) as ConditionEvaluator<unknown>;
+      default:
+        return assertNever(condition);
+    }
   }
 
   private index(trigger: WatchedTrigger): void {
