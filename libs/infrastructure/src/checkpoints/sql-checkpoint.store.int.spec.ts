@@ -49,3 +49,21 @@ describePostgres()('SqlCheckpointStore (postgres)', () => {
     return { dataSource, cleanup: schema.drop };
   });
 });
+
+describePostgres()('SqlCheckpointStore (postgres start-up)', () => {
+  it('lets several processes create the table at once (the apps of the distributed mode start together)', async () => {
+    const schema = await createTestSchema('checkpoints_init');
+    const dataSources = await Promise.all(
+      Array.from({ length: 4 }, () => createReadModelDataSource({ type: 'postgres', url: PG_URL, schema: schema.schema }, { synchronize: false })),
+    );
+    try {
+      const stores = dataSources.map((dataSource) => new SqlCheckpointStore(dataSource));
+      await Promise.all(stores.map((store) => store.init()));
+      await stores[0].save('agent-router', 42);
+      expect(await stores[3].load('agent-router')).toBe(42);
+    } finally {
+      for (const dataSource of dataSources) await dataSource.destroy();
+      await schema.drop();
+    }
+  });
+});

@@ -1,6 +1,6 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { CheckpointStore } from '@meridian/agents';
-import { withReadModelConnection } from '../read-models/read-model-transactions';
+import { inWriteTransaction, withReadModelConnection } from '../read-models/read-model-transactions';
 
 /**
  * Durable checkpoints for process managers (the agent router, trigger evaluators), in a table of
@@ -21,8 +21,17 @@ export class SqlCheckpointStore implements CheckpointStore {
     this.table = schema ? `"${schema.replace(/"/g, '""')}".process_checkpoints` : 'process_checkpoints';
   }
 
+  /**
+   * Creates the table if missing. On PostgreSQL two processes starting together could both run
+   * `create table if not exists` and collide (duplicate type): they take turns on a
+   * transaction-scoped advisory lock.
+   */
   async init(): Promise<void> {
-    await this.query(`create table if not exists ${this.table} (name text primary key, position bigint not null)`);
+    const create = async (manager: EntityManager) => {
+      if (this.pg) await manager.query(`select pg_advisory_xact_lock(hashtext($1))`, [`meridian-process-checkpoints:${this.table}`]);
+      await manager.query(`create table if not exists ${this.table} (name text primary key, position bigint not null)`);
+    };
+    await (this.pg ? inWriteTransaction(this.dataSource, create) : withReadModelConnection(this.dataSource, create));
   }
 
   async load(name: string): Promise<number> {
