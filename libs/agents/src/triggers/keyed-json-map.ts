@@ -1,3 +1,5 @@
+import { stableStringHash } from '@meridian/domain';
+
 /**
  * A string-keyed map kept as plain JSON, for evaluator state that is stored and read back.
  *
@@ -26,16 +28,6 @@ type Bucket<V> = readonly (readonly [string, V])[];
 /** Buckets hold this many keys on average at most before the number of buckets grows. */
 const KEYS_PER_BUCKET = 8;
 
-/** FNV-1a over UTF-16 code units: stable across processes, so a stored map reads back the same. */
-function hashOf(key: string): number {
-  let hash = 0x811c9dc5;
-  for (let index = 0; index < key.length; index += 1) {
-    hash ^= key.charCodeAt(index);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-}
-
 function widthFor(size: number): number {
   let width = 1;
   while (width * width * KEYS_PER_BUCKET < size) width *= 2;
@@ -51,7 +43,7 @@ function indexIn<V>(bucket: Bucket<V>, key: string): number {
 function rehash<V>(entries: Iterable<readonly [string, V]>, size: number, width: number): KeyedJsonMap<V> {
   const groups: ([string, V][] | null)[][] = Array.from({ length: width }, () => new Array<null>(width).fill(null));
   for (const [key, value] of entries) {
-    const index = hashOf(key) & (width * width - 1);
+    const index = stableStringHash(key) & (width * width - 1);
     const buckets = groups[Math.floor(index / width)] as ([string, V][] | null)[];
     const slot = index & (width - 1);
     (buckets[slot] ??= []).push([key, value]);
@@ -65,7 +57,7 @@ export function emptyKeyedJsonMap<V>(): KeyedJsonMap<V> {
 
 export function keyedGet<V>(map: KeyedJsonMap<V>, key: string): V | undefined {
   const width = map.groups.length;
-  const index = hashOf(key) & (width * width - 1);
+  const index = stableStringHash(key) & (width * width - 1);
   const bucket = map.groups[Math.floor(index / width)]?.[index & (width - 1)];
   if (bucket === null || bucket === undefined) return undefined;
   const at = indexIn(bucket, key);
@@ -75,7 +67,7 @@ export function keyedGet<V>(map: KeyedJsonMap<V>, key: string): V | undefined {
 /** A new map with `key` set to `value`, or removed when `value` is undefined. */
 export function keyedSet<V>(map: KeyedJsonMap<V>, key: string, value: V | undefined): KeyedJsonMap<V> {
   const width = map.groups.length;
-  const index = hashOf(key) & (width * width - 1);
+  const index = stableStringHash(key) & (width * width - 1);
   const group = Math.floor(index / width);
   const slot = index & (width - 1);
   const buckets = map.groups[group] as readonly (Bucket<V> | null)[];

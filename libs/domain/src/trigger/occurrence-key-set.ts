@@ -1,3 +1,5 @@
+import { stableStringHash } from '../shared/string-hash';
+
 /**
  * The set of occurrence keys a trigger has fired for, kept in full: firing is exactly once per
  * (trigger, occurrence key) for the trigger's whole life, including when an evaluator replays its
@@ -17,18 +19,8 @@ export const OCCURRENCE_KEY_SET_WIDTH = 64;
 
 export const EMPTY_OCCURRENCE_KEY_SET: OccurrenceKeySet = { size: 0, groups: new Array<null>(OCCURRENCE_KEY_SET_WIDTH).fill(null) };
 
-/** FNV-1a over UTF-16 code units. */
-function hashOf(key: string): number {
-  let hash = 0x811c9dc5;
-  for (let index = 0; index < key.length; index += 1) {
-    hash ^= key.charCodeAt(index);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-}
-
 function slotOf(key: string): { readonly group: number; readonly bucket: number } {
-  const hash = hashOf(key);
+  const hash = stableStringHash(key);
   return { group: hash % OCCURRENCE_KEY_SET_WIDTH, bucket: Math.floor(hash / OCCURRENCE_KEY_SET_WIDTH) % OCCURRENCE_KEY_SET_WIDTH };
 }
 
