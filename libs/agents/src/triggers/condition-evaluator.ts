@@ -103,3 +103,22 @@ export function matchedEvent(event: TriggerEvent): MatchedEvent {
   }
   return matched;
 }
+
+/**
+ * Wraps a kind's evaluator so that evaluators of several kinds can be held as one type. Each state
+ * names its kind, and a state of another kind is refused: after a condition changes kind its state
+ * must start afresh, and running one kind's evaluator over another's state would quietly lose
+ * windows.
+ */
+export function refusingOtherKinds<All extends { readonly kind: string }, S extends All>(kind: S['kind'], evaluator: ConditionEvaluator<S>): ConditionEvaluator<All> {
+  const own = (state: All): S => {
+    if (state.kind !== kind) throw new TypeError(`a ${kind} condition cannot continue from the state of a ${state.kind} condition`);
+    return state as S;
+  };
+  return {
+    initialState: () => evaluator.initialState(),
+    onEvent: (state, event) => evaluator.onEvent(own(state), event),
+    onTime: (state, now) => evaluator.onTime(own(state), now),
+    nextDeadline: (state) => evaluator.nextDeadline(own(state)),
+  };
+}

@@ -1,5 +1,5 @@
 import type { ScheduleTriggerCondition, StateTriggerCondition } from '@meridian/domain';
-import type { ConditionEvaluator } from './condition-evaluator';
+import { refusingOtherKinds, type ConditionEvaluator } from './condition-evaluator';
 import { scheduleConditionEvaluator, type ScheduleConditionState } from './schedule-condition.evaluator';
 import { stateConditionEvaluator, type StateConditionState } from './state-condition.evaluator';
 import type { WindowEvaluationOptions } from './window-evaluation';
@@ -7,7 +7,7 @@ import type { WindowEvaluationOptions } from './window-evaluation';
 /**
  * The evaluators of the conditions that do not follow a match of events: `schedule` (the clock) and
  * `state` (an entity's folded state). Each state is tagged with its kind, so a stored state handed
- * to an evaluator of the other kind is refused loudly rather than misread.
+ * to an evaluator of the other kind is refused loudly (a TypeError) rather than misread.
  *
  * A schedule that cannot be computed (not a cron expression, an unknown time zone, a date that never
  * comes) throws here: those are refused where the request arrives, so this is a programming error. A
@@ -24,28 +24,15 @@ export interface TimeConditionOptions extends WindowEvaluationOptions {
   readonly since: number;
 }
 
-function guarded<S extends TimeConditionState>(kind: S['kind'], evaluator: ConditionEvaluator<S>): ConditionEvaluator<TimeConditionState> {
-  const own = (state: TimeConditionState): S => {
-    if (state.kind !== kind) throw new Error(`a ${kind} condition was given the state of a ${String(state.kind)} condition`);
-    return state as S;
-  };
-  return {
-    initialState: () => evaluator.initialState(),
-    onEvent: (state, event) => evaluator.onEvent(own(state), event),
-    onTime: (state, now) => evaluator.onTime(own(state), now),
-    nextDeadline: (state) => evaluator.nextDeadline(own(state)),
-  };
-}
-
 export function timeConditionEvaluator(condition: ScheduleTriggerCondition, options: TimeConditionOptions): ConditionEvaluator<ScheduleConditionState>;
 export function timeConditionEvaluator(condition: StateTriggerCondition, options: TimeConditionOptions): ConditionEvaluator<StateConditionState>;
 export function timeConditionEvaluator(condition: TimeTriggerCondition, options: TimeConditionOptions): ConditionEvaluator<TimeConditionState>;
 export function timeConditionEvaluator(condition: TimeTriggerCondition, options: TimeConditionOptions): ConditionEvaluator<TimeConditionState> {
   switch (condition.kind) {
     case 'schedule':
-      return guarded('schedule', scheduleConditionEvaluator(condition, options));
+      return refusingOtherKinds<TimeConditionState, ScheduleConditionState>('schedule', scheduleConditionEvaluator(condition, options));
     case 'state':
-      return guarded('state', stateConditionEvaluator(condition, options));
+      return refusingOtherKinds<TimeConditionState, StateConditionState>('state', stateConditionEvaluator(condition, options));
     default: {
       const unknown: never = condition;
       throw new Error(`not a schedule or state condition: ${JSON.stringify(unknown)}`);

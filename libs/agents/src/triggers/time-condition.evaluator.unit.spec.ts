@@ -58,8 +58,8 @@ describe('time condition evaluator factory', () => {
     const scheduleEvaluator = timeConditionEvaluator(schedule as TimeTriggerCondition, options);
     const stateEvaluator = timeConditionEvaluator(state as TimeTriggerCondition, options);
 
-    expect(() => scheduleEvaluator.onTime(stateEvaluator.initialState(), ms('2026-01-05T10:00:00Z'))).toThrow(/a schedule condition was given the state of a state condition/);
-    expect(() => stateEvaluator.onEvent(scheduleEvaluator.initialState(), inventoryEvent(1))).toThrow(/a state condition was given the state of a schedule condition/);
+    expect(() => scheduleEvaluator.onTime(stateEvaluator.initialState(), ms('2026-01-05T10:00:00Z'))).toThrow(/a schedule condition cannot continue from the state of a state condition/);
+    expect(() => stateEvaluator.onEvent(scheduleEvaluator.initialState(), inventoryEvent(1))).toThrow(/a state condition cannot continue from the state of a schedule condition/);
     expect(() => stateEvaluator.nextDeadline(scheduleEvaluator.initialState())).toThrow();
   });
 

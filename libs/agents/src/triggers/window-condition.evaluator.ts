@@ -6,7 +6,7 @@ import type {
   TriggerCondition,
 } from '@meridian/domain';
 import { absenceConditionEvaluator, type AbsenceConditionState } from './absence-condition.evaluator';
-import type { ConditionEvaluator } from './condition-evaluator';
+import { refusingOtherKinds, type ConditionEvaluator } from './condition-evaluator';
 import { eventConditionEvaluator, type EventConditionState } from './event-condition.evaluator';
 import { sequenceConditionEvaluator, type SequenceConditionState } from './sequence-condition.evaluator';
 import { thresholdConditionEvaluator, type ThresholdConditionState } from './threshold-condition.evaluator';
@@ -35,24 +35,6 @@ export function windowConditionTypes(condition: WindowTriggerCondition): readonl
 }
 
 /**
- * Wraps a kind's evaluator so that it can be held as one type. Each state names its kind, and a
- * state of another kind is refused: after a condition changes kind its state must start afresh,
- * and running one kind's evaluator over another's state would quietly lose windows.
- */
-function forKind<S extends WindowConditionState>(kind: S['kind'], evaluator: ConditionEvaluator<S>): ConditionEvaluator<WindowConditionState> {
-  const own = (state: WindowConditionState): S => {
-    if (state.kind !== kind) throw new TypeError(`a ${kind} condition cannot continue from the state of a ${state.kind} condition`);
-    return state as S;
-  };
-  return {
-    initialState: () => evaluator.initialState(),
-    onEvent: (state, event) => evaluator.onEvent(own(state), event),
-    onTime: (state, now) => evaluator.onTime(own(state), now),
-    nextDeadline: (state) => evaluator.nextDeadline(own(state)),
-  };
-}
-
-/**
  * The evaluator of an `event`, `threshold`, `sequence` or `absence` condition. Durations are
  * parsed here, so an invalid one throws a VALIDATION_FAILED domain error; a match whose type or
  * filter is unusable never matches and is reported through `options.onMatchError`.
@@ -60,13 +42,13 @@ function forKind<S extends WindowConditionState>(kind: S['kind'], evaluator: Con
 export function windowConditionEvaluator(condition: WindowTriggerCondition, options: WindowEvaluationOptions): ConditionEvaluator<WindowConditionState> {
   switch (condition.kind) {
     case 'event':
-      return forKind('event', eventConditionEvaluator(condition, options));
+      return refusingOtherKinds<WindowConditionState, EventConditionState>('event', eventConditionEvaluator(condition, options));
     case 'threshold':
-      return forKind('threshold', thresholdConditionEvaluator(condition, options));
+      return refusingOtherKinds<WindowConditionState, ThresholdConditionState>('threshold', thresholdConditionEvaluator(condition, options));
     case 'sequence':
-      return forKind('sequence', sequenceConditionEvaluator(condition, options));
+      return refusingOtherKinds<WindowConditionState, SequenceConditionState>('sequence', sequenceConditionEvaluator(condition, options));
     case 'absence':
-      return forKind('absence', absenceConditionEvaluator(condition, options));
+      return refusingOtherKinds<WindowConditionState, AbsenceConditionState>('absence', absenceConditionEvaluator(condition, options));
     default: {
       const other: { readonly kind: string } = condition;
       throw new TypeError(`"${other.kind}" is not an event-driven condition kind`);
