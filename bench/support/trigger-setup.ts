@@ -59,30 +59,8 @@ export function definedRecordedEvents(specs: readonly TriggerSpec[], at: string)
   }));
 }
 
-/** The engine's only source of "now", moved by the benchmark. */
-export class FakeClock {
-  constructor(public now: number) {}
-  readonly read = (): number => this.now;
-}
-
-/**
- * A view of a store that a killed process can no longer use: once killed, every method throws,
- * so the abandoned engine can neither read, record nor commit — what a crash leaves behind.
- */
-export function killable<T extends object>(target: T): { view: T; kill: () => void } {
-  let dead = false;
-  const view = new Proxy(target, {
-    get(object, property, receiver) {
-      const value: unknown = Reflect.get(object, property, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        if (dead) throw new Error('process killed');
-        return (value as (...a: unknown[]) => unknown).apply(object, args);
-      };
-    },
-  });
-  return { view, kill: () => (dead = true) };
-}
+// The same clock and killable store views as the engine's specs.
+export { Clock as FakeClock, killable } from '../../libs/agents/src/triggers/trigger-engine.fixture';
 
 /** Counts the engine's warnings and errors by message, for the report. */
 export class CountingLogger implements RuntimeLogger {

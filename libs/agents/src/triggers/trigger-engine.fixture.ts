@@ -28,9 +28,10 @@ export const at = (offsetMs: number) => new Date(T0 + offsetMs).toISOString();
 export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;
 
+/** The engine's only source of "now", moved by the test (or benchmark). */
 export class Clock {
-  now = T0;
-  read = () => this.now;
+  constructor(public now: number = T0) {}
+  readonly read = (): number => this.now;
 }
 
 /** Everything a killed process can no longer do: once killed, every method throws. */
