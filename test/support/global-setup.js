@@ -3,6 +3,7 @@
  * workers through the environment (workers inherit it). See services.ts.
  */
 const { Client } = require('pg');
+const Redis = require('ioredis');
 
 module.exports = async function globalSetup() {
   const url = process.env.MERIDIAN_TEST_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/test';
@@ -14,5 +15,24 @@ module.exports = async function globalSetup() {
     process.env.MERIDIAN_TEST_POSTGRES_UNAVAILABLE = '';
   } catch (error) {
     process.env.MERIDIAN_TEST_POSTGRES_UNAVAILABLE = (error && error.message) || String(error);
+  }
+
+  const redisUrl = process.env.MERIDIAN_TEST_REDIS_URL || 'redis://127.0.0.1:6379';
+  // One attempt, no reconnect loop: an absent server must fail the probe quickly.
+  const redis = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  let connectionError = null;
+  redis.on('error', (error) => {
+    connectionError = error;
+  });
+  try {
+    await redis.connect();
+    await redis.ping();
+    process.env.MERIDIAN_TEST_REDIS_UNAVAILABLE = '';
+  } catch (error) {
+    // The rejection only says the connection closed; the 'error' event says why.
+    const cause = connectionError || error;
+    process.env.MERIDIAN_TEST_REDIS_UNAVAILABLE = (cause && cause.message) || String(cause);
+  } finally {
+    redis.disconnect();
   }
 };

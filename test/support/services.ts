@@ -5,6 +5,7 @@
 import { Client } from 'pg';
 
 export const PG_URL = process.env.MERIDIAN_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const REDIS_URL = process.env.MERIDIAN_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 const isCi = () => process.env.CI === 'true' || process.env.CI === '1';
 
@@ -14,6 +15,10 @@ const isCi = () => process.env.CI === 'true' || process.env.CI === '1';
  */
 export const describePostgres = (): typeof describe =>
   serviceGate('PostgreSQL', process.env.MERIDIAN_TEST_POSTGRES_UNAVAILABLE ?? 'not probed (run through jest)') as typeof describe;
+
+/** `describe` when Redis answered the probe in global-setup.js; see describePostgres. */
+export const describeRedis = (): typeof describe =>
+  serviceGate('Redis', process.env.MERIDIAN_TEST_REDIS_UNAVAILABLE ?? 'not probed (run through jest)') as typeof describe;
 
 export function serviceGate(service: string, unavailable: string | undefined): typeof describe | typeof describe.skip {
   if (!unavailable) return describe;
