@@ -2,12 +2,13 @@ import { Controller, HttpCode, Inject, Post, Req } from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Static } from '@sinclair/typebox';
 import { INBOUND_EVENTS, type InboundEventsPort } from '@meridian/agents';
+import { CloudEventSchema } from '@meridian/infrastructure/cloud-events';
 import { MERIDIAN_CONFIG, type MeridianConfig } from '@meridian/infrastructure/config/meridian-config';
 import type { MeridianRequest } from '../../http/meridian-request';
 import { openApi } from '../../http/openapi-schema';
 import { requestContextOf } from '../../http/request-context.decorator';
 import { CloudEventParser } from './cloud-event.parser';
-import { CloudEventSchema, IngestResponseSchema } from './cloud-event.schema';
+import { IngestResponseSchema } from './ingest-response.schema';
 
 @ApiTags('events')
 @Controller('api/v1/events')

@@ -1,9 +1,10 @@
 import { Type, type Static } from '@sinclair/typebox';
 
 /**
- * A CloudEvent in structured JSON (CloudEvents 1.0, JSON format). Extension attributes are
- * allowed as the spec names them (lower-case letters and digits, at most 20) with primitive
- * values; anything else is an unknown field and rejected.
+ * A CloudEvent in structured JSON (CloudEvents 1.0, JSON format), whichever protocol binding
+ * carried it (HTTP, Kafka): binary-mode attributes are gathered into this shape before validation.
+ * Extension attributes are allowed as the spec names them (lower-case letters and digits, at most
+ * 20) with primitive values; anything else is an unknown field and rejected.
  */
 export const CloudEventSchema = Type.Object(
   {
@@ -30,9 +31,3 @@ export const CloudEventSchema = Type.Object(
 export type CloudEventInput = Static<typeof CloudEventSchema>;
 
 export const CloudEventBatchSchema = Type.Array(CloudEventSchema, { minItems: 1 });
-
-export const IngestResponseSchema = Type.Object({
-  accepted: Type.Integer({ description: 'Events stored by this request' }),
-  duplicates: Type.Integer({ description: 'Events already stored before (same source and id), not stored again' }),
-  position: Type.Integer({ description: 'Global position of the last event stored (0 if none): wait for it to be projected' }),
-});
