@@ -41,7 +41,7 @@ export interface AgentRuntimeOptions {
 }
 
 /** What the runtime follows in the store: mailboxes, what changes an agent, and approval outcomes. */
-const RUNTIME_TYPES = [
+export const RUNTIME_INPUT_TYPES = [
   'mailbox.input-enqueued',
   'agent.reconfigured',
   'agent.paused',
@@ -82,6 +82,8 @@ export class AgentRuntime {
   private readonly maxInFlight: number;
   private readonly idleWorkerMs: number;
   private subscription: Subscription | null = null;
+  /** Started with `follow: false`: inputs come through `dispatch`. */
+  private dispatching = false;
   private delivered: GlobalPosition = 0;
   private saved: GlobalPosition = 0;
   private saving: Promise<void> | null = null;
@@ -102,7 +104,55 @@ export class AgentRuntime {
   }
 
   get running(): boolean {
-    return this.subscription !== null;
+    return this.subscription !== null || this.dispatching;
+  }
+
+  /**
+   * Hands one event the runtime follows (RUNTIME_INPUT_TYPES) to the worker of `agentId`, as the
+   * store subscription would; `done` is called once that agent has fully processed it (or at
+   * once when it concerns nothing of that agent). Only the part of the event that concerns
+   * `agentId` runs: a closed conversation cancels only that agent's proposals.
+   */
+  dispatch(event: RecordedEvent, agentId: string, done: () => void): void {
+    const parsed = parseStreamName(event.streamName);
+    if (parsed === null) return done();
+    if (parsed.category === 'mailbox' && event.type === 'mailbox.input-enqueued') {
+      if (parsed.id !== agentId) return done();
+      const data = event.data as MailboxInputEnqueued['data'];
+      this.worker(parsed.tenantId, agentId).enqueue({ eventId: event.eventId, revision: event.revision, position: event.position, input: data.input, metadata: event.metadata }, done);
+      return;
+    }
+    if (parsed.category === 'agent') {
+      if (parsed.id !== agentId) return done();
+      if (event.type === 'agent.resumed') this.worker(parsed.tenantId, agentId).invalidate();
+      else this.workers.get(workerKey(parsed.tenantId, agentId))?.invalidate();
+      return done();
+    }
+    if (parsed.category === 'conversation') {
+      if (event.type === 'conversation.closed') {
+        void this.proposalsCancelledBy(event)
+          .then((proposals) => {
+            const mine = proposals.filter((proposal) => proposal.agentId === agentId);
+            if (mine.length === 0) return done();
+            let left = mine.length;
+            for (const { item } of mine) {
+              this.worker(parsed.tenantId, agentId).enqueueApproval(item, () => {
+                left -= 1;
+                if (left === 0) done();
+              });
+            }
+          })
+          .catch((error: unknown) => {
+            this.logger.error({ err: error, eventId: event.eventId }, 'proposals of a closed conversation not read; left for redelivery');
+          });
+        return;
+      }
+      const approval = approvalOutcome(event);
+      if (approval === null || approval.agentId !== agentId) return done();
+      this.worker(parsed.tenantId, agentId).enqueueApproval(approval.item, done);
+      return;
+    }
+    done();
   }
 
   /** Highest position handed to workers. */
@@ -110,8 +160,18 @@ export class AgentRuntime {
     return this.delivered;
   }
 
-  async start(): Promise<void> {
-    if (this.subscription !== null) return;
+  /**
+   * Starts the runtime. By default it follows the store's mailboxes itself (standalone). With
+   * `follow: false` it only runs what `dispatch` hands it: the distributed mode's Kafka consumer
+   * feeds it the inputs of the agents whose mailbox partitions this replica owns.
+   */
+  async start(options: { follow?: boolean } = {}): Promise<void> {
+    if (this.subscription !== null || this.dispatching) return;
+    if (options.follow === false) {
+      this.dispatching = true;
+      this.startEviction();
+      return;
+    }
     const checkpoint = await this.options.checkpoints.load(this.checkpointName);
     this.delivered = checkpoint;
     this.saved = checkpoint;
@@ -120,10 +180,14 @@ export class AgentRuntime {
         onEvents: (events) => this.handle(events),
         onError: (error) => this.logger.error({ err: error }, 'agent runtime subscription failed; retrying'),
       },
-      { after: checkpoint, filter: { types: RUNTIME_TYPES }, ...(this.options.batchSize !== undefined && { batchSize: this.options.batchSize }) },
+      { after: checkpoint, filter: { types: RUNTIME_INPUT_TYPES }, ...(this.options.batchSize !== undefined && { batchSize: this.options.batchSize }) },
     );
     this.checkpointTimer = setInterval(() => void this.saveCheckpoint(), 250);
     this.checkpointTimer.unref();
+    this.startEviction();
+  }
+
+  private startEviction(): void {
     // Workers of agents that have been idle a while are dropped (their state is read again when an
     // input comes): memory follows the agents at work, not every agent ever seen.
     this.evictionTimer = setInterval(() => void this.evictIdleWorkers(), Math.min(60_000, this.idleWorkerMs));
@@ -133,6 +197,7 @@ export class AgentRuntime {
   async stop(): Promise<void> {
     const subscription = this.subscription;
     this.subscription = null;
+    this.dispatching = false;
     if (this.checkpointTimer !== null) clearInterval(this.checkpointTimer);
     this.checkpointTimer = null;
     if (this.evictionTimer !== null) clearInterval(this.evictionTimer);
@@ -203,19 +268,8 @@ export class AgentRuntime {
     }
   }
 
-  /**
-   * Closing a conversation cancels its pending approvals: each proposal is settled as rejected
-   * (`cancelled`), so its decision does not stay open forever. The event lists only the approval
-   * ids; what each proposed is read back from the conversation.
-   */
   private async cancelApprovals(event: RecordedEvent, tenantId: string): Promise<void> {
-    const cancelled = new Set((event.data as { cancelledApprovalIds?: readonly string[] }).cancelledApprovalIds ?? []);
-    if (cancelled.size === 0) return;
-    const history = await this.options.store.readStream(event.streamName, { toPosition: event.position });
-    const proposals = history
-      .filter((requested) => requested.type === 'conversation.approval-requested')
-      .map((requested) => proposalOf(requested.data as ApprovalEventData, 'reject', 'cancelled'))
-      .filter((proposal): proposal is NonNullable<typeof proposal> => proposal !== null && cancelled.has(proposal.item.approvalId));
+    const proposals = await this.proposalsCancelledBy(event);
     if (proposals.length === 0) return;
     // One position, several items: it is done once they all are.
     const done = this.track(event.position);
@@ -226,6 +280,11 @@ export class AgentRuntime {
         if (left === 0) done();
       });
     }
+  }
+
+  /** See `cancelledProposals`. */
+  proposalsCancelledBy(event: RecordedEvent): Promise<{ agentId: string; item: ApprovalOutcomeItem }[]> {
+    return cancelledProposals(event, this.options.store);
   }
 
   private track(position: GlobalPosition): () => void {
@@ -292,6 +351,37 @@ export class AgentRuntime {
       });
     return this.saving;
   }
+}
+
+/**
+ * Closing a conversation cancels its pending approvals: each proposal is settled as rejected
+ * (`cancelled`), so its decision does not stay open forever. The event lists only the approval
+ * ids; what each proposed (and by which agent) is read back from the conversation.
+ */
+export async function cancelledProposals(event: RecordedEvent, store: Pick<EventStore, 'readStream'>): Promise<{ agentId: string; item: ApprovalOutcomeItem }[]> {
+  const cancelled = new Set((event.data as { cancelledApprovalIds?: readonly string[] }).cancelledApprovalIds ?? []);
+  if (cancelled.size === 0) return [];
+  const history = await store.readStream(event.streamName, { toPosition: event.position });
+  return history
+    .filter((requested) => requested.type === 'conversation.approval-requested')
+    .map((requested) => proposalOf(requested.data as ApprovalEventData, 'reject', 'cancelled'))
+    .filter((proposal): proposal is NonNullable<typeof proposal> => proposal !== null && cancelled.has(proposal.item.approvalId));
+}
+
+/**
+ * The agents an event the runtime follows concerns: whose worker must see it. In the distributed
+ * mode this is the Kafka key of the event on the mailbox topic, so each agent's inputs stay in
+ * one partition, in order, on one runtime replica.
+ */
+export async function runtimeInputTargets(event: RecordedEvent, store: Pick<EventStore, 'readStream'>): Promise<string[]> {
+  if (!(RUNTIME_INPUT_TYPES as readonly string[]).includes(event.type)) return [];
+  const parsed = parseStreamName(event.streamName);
+  if (parsed === null) return [];
+  if (parsed.category === 'mailbox' || parsed.category === 'agent') return [parsed.id];
+  if (parsed.category !== 'conversation') return [];
+  if (event.type === 'conversation.closed') return [...new Set((await cancelledProposals(event, store)).map((proposal) => proposal.agentId))];
+  const approval = approvalOutcome(event);
+  return approval === null ? [] : [approval.agentId];
 }
 
 const workerKey = (tenantId: string, agentId: string) => `${tenantId}\n${agentId}`;

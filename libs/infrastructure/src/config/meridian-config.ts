@@ -38,6 +38,18 @@ export const ConfigEnvSchema = Type.Object(
     MERIDIAN_WEBHOOK_RETRIES: Type.Integer({ minimum: 0, maximum: 20, default: 4 }),
     MERIDIAN_WEBHOOK_RETRY_MIN_DELAY_MS: Type.Integer({ minimum: 0, default: 200 }),
     MERIDIAN_WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10_000 }),
+    MERIDIAN_KAFKA_BROKERS: Type.Optional(Type.String({ pattern: '^[^,\\s]+:[0-9]+(,[^,\\s]+:[0-9]+)*$', description: 'host:port list, comma-separated (distributed mode)' })),
+    MERIDIAN_KAFKA_CLIENT_ID: Type.String({ pattern: '^[A-Za-z0-9._-]{1,100}$', default: 'meridian' }),
+    MERIDIAN_KAFKA_TOPIC_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_-][A-Za-z0-9._-]{0,100}$', default: 'meridian' }),
+    MERIDIAN_KAFKA_PARTITIONS_INBOUND: Type.Integer({ minimum: 1, maximum: 10_000, default: 6 }),
+    MERIDIAN_KAFKA_PARTITIONS_EVENTS: Type.Integer({ minimum: 1, maximum: 10_000, default: 6 }),
+    MERIDIAN_KAFKA_PARTITIONS_MAILBOX: Type.Integer({ minimum: 1, maximum: 10_000, default: 12 }),
+    MERIDIAN_KAFKA_PARTITIONS_DLQ: Type.Integer({ minimum: 1, maximum: 10_000, default: 1 }),
+    MERIDIAN_KAFKA_REPLICATION_FACTOR: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
+    MERIDIAN_KAFKA_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
+    MERIDIAN_KAFKA_RETRY_BASE_DELAY_MS: Type.Integer({ minimum: 0, default: 200 }),
+    MERIDIAN_REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+    MERIDIAN_REDIS_PREFIX: Type.String({ pattern: '^[A-Za-z0-9._-]{1,100}$', default: 'meridian' }),
     MERIDIAN_WEBHOOK_SECRETS: Type.Optional(
       Type.String({
         pattern: '^[a-z0-9][a-z0-9._-]{0,63}=[^,]{16,}(,[a-z0-9][a-z0-9._-]{0,63}=[^,]{16,})*$',
@@ -76,8 +88,26 @@ export interface MeridianConfig {
    * and still count, and how often its clock closes windows and fires schedules.
    */
   readonly triggers: { readonly allowedLatenessMs: number; readonly tickMs: number };
+  /**
+   * Distributed mode (gateway, runtime and projector as separate apps): the Kafka cluster linking
+   * them and the Redis that fans realtime updates out. Absent in standalone mode.
+   */
+  readonly kafka: KafkaConfig | null;
+  readonly redis: { readonly url: string; readonly prefix: string } | null;
   /** Outbound `call-webhook` actions. */
   readonly outboundWebhooks: { readonly retries: number; readonly minDelayMs: number; readonly timeoutMs: number };
+}
+
+export interface KafkaConfig {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  /** Topics are `<prefix>.inbound`, `<prefix>.events`, `<prefix>.mailbox`, `<prefix>.dlq`; consumer groups `<prefix>.<app>.<role>`. */
+  readonly topicPrefix: string;
+  readonly partitions: { readonly inbound: number; readonly events: number; readonly mailbox: number; readonly dlq: number };
+  readonly replicationFactor: number;
+  /** Attempts at a failing message (with exponential backoff from `retryBaseDelayMs`) before it is dead-lettered. */
+  readonly maxAttempts: number;
+  readonly retryBaseDelayMs: number;
 }
 
 export const MERIDIAN_CONFIG = Symbol('MeridianConfig');
@@ -156,6 +186,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeridianConfig
       prices,
       timeoutMs: parsed.MERIDIAN_LLM_TIMEOUT_MS, maxRetries: parsed.MERIDIAN_LLM_MAX_RETRIES, retryBaseDelayMs: parsed.MERIDIAN_LLM_RETRY_BASE_DELAY_MS },
     triggers: { allowedLatenessMs: parsed.MERIDIAN_TRIGGER_ALLOWED_LATENESS_MS, tickMs: parsed.MERIDIAN_TRIGGER_TICK_MS },
+    kafka:
+      parsed.MERIDIAN_KAFKA_BROKERS === undefined
+        ? null
+        : {
+            brokers: parsed.MERIDIAN_KAFKA_BROKERS.split(','),
+            clientId: parsed.MERIDIAN_KAFKA_CLIENT_ID,
+            topicPrefix: parsed.MERIDIAN_KAFKA_TOPIC_PREFIX,
+            partitions: {
+              inbound: parsed.MERIDIAN_KAFKA_PARTITIONS_INBOUND,
+              events: parsed.MERIDIAN_KAFKA_PARTITIONS_EVENTS,
+              mailbox: parsed.MERIDIAN_KAFKA_PARTITIONS_MAILBOX,
+              dlq: parsed.MERIDIAN_KAFKA_PARTITIONS_DLQ,
+            },
+            replicationFactor: parsed.MERIDIAN_KAFKA_REPLICATION_FACTOR,
+            maxAttempts: parsed.MERIDIAN_KAFKA_MAX_ATTEMPTS,
+            retryBaseDelayMs: parsed.MERIDIAN_KAFKA_RETRY_BASE_DELAY_MS,
+          },
+    redis: parsed.MERIDIAN_REDIS_URL === undefined ? null : { url: parsed.MERIDIAN_REDIS_URL, prefix: parsed.MERIDIAN_REDIS_PREFIX },
     outboundWebhooks: { retries: parsed.MERIDIAN_WEBHOOK_RETRIES, minDelayMs: parsed.MERIDIAN_WEBHOOK_RETRY_MIN_DELAY_MS, timeoutMs: parsed.MERIDIAN_WEBHOOK_TIMEOUT_MS },
   };
 }
