@@ -1,9 +1,10 @@
-import { Controller, Get, Inject } from '@nestjs/common';
+import { Controller, Get, Inject, Optional } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import type { DataSource } from 'typeorm';
 import { EVENT_STORE, type EventStore } from '@meridian/domain';
 import { READ_MODEL_READ_DATA_SOURCE } from '@meridian/infrastructure/read-models';
+import { READINESS_CHECKS, type ReadinessCheck } from '@meridian/infrastructure/platform/readiness';
 import { Public } from '../auth/public.decorator';
 
 @ApiTags('operations')
@@ -15,6 +16,7 @@ export class HealthController {
     private readonly indicator: HealthIndicatorService,
     @Inject(READ_MODEL_READ_DATA_SOURCE) private readonly readModels: DataSource,
     @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Optional() @Inject(READINESS_CHECKS) private readonly extra: readonly ReadinessCheck[] = [],
   ) {}
 
   /** The process is up and its event loop answers. */
@@ -24,7 +26,7 @@ export class HealthController {
     return this.health.check([]);
   }
 
-  /** Every dependency this app uses answers: the event store and the read-model database. */
+  /** Every dependency this app uses answers: the event store, the read-model database, and the app's own (Kafka, Redis…). */
   @Get('ready')
   @HealthCheck()
   ready() {
@@ -46,6 +48,14 @@ export class HealthController {
           return check.down({ message: (error as Error).message });
         }
       },
+      ...(this.extra ?? []).map((dependency) => async () => {
+        const check = this.indicator.check(dependency.name);
+        try {
+          return check.up(await dependency.check());
+        } catch (error) {
+          return check.down({ message: (error as Error).message });
+        }
+      }),
     ]);
   }
 }

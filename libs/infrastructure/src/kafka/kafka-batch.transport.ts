@@ -11,6 +11,8 @@ export interface KafkaPartitionBatch {
   readonly heartbeat: () => Promise<void>;
   /** False once the app is stopping or the partition has been taken away: stop early, nothing is committed. */
   readonly isActive: () => boolean;
+  /** True once the app is stopping (a partition taken away in a rebalance waits for its batch to finish instead). */
+  readonly isStopping: () => boolean;
 }
 
 /** What a handler pattern consumes: a topic, in a consumer group shared by the app's replicas. */
@@ -55,6 +57,8 @@ export class KafkaBatchTransport extends Server implements CustomTransportStrate
     private readonly kafka: Kafka,
     private readonly subscriptions: readonly KafkaSubscription[],
     private readonly log: TransportLogger,
+    /** How soon the group hands a dead replica's partitions to the others. */
+    private readonly sessionTimeoutMs = 10_000,
   ) {
     super();
   }
@@ -89,7 +93,7 @@ export class KafkaBatchTransport extends Server implements CustomTransportStrate
   private async start(subscription: KafkaSubscription): Promise<void> {
     const handler = this.getHandlerByPattern(subscription.pattern);
     if (handler === null) throw new Error(`no @EventPattern('${subscription.pattern}') handler in this app`);
-    const consumer = this.kafka.consumer({ groupId: subscription.groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000, maxWaitTimeInMs: 50 });
+    const consumer = this.kafka.consumer({ groupId: subscription.groupId, sessionTimeout: this.sessionTimeoutMs, heartbeatInterval: Math.max(500, Math.floor(this.sessionTimeoutMs / 10)), maxWaitTimeInMs: 50 });
     this.consumers.push(consumer);
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       this.joined.set(subscription.groupId, true);
@@ -113,15 +117,16 @@ export class KafkaBatchTransport extends Server implements CustomTransportStrate
           messages: batch.messages,
           heartbeat,
           isActive: () => !this.stopping && isRunning() && !isStale(),
+          isStopping: () => this.stopping || !isRunning(),
         };
-        const beat = setInterval(() => void heartbeat().catch(() => undefined), 3_000);
+        const beat = setInterval(() => void heartbeat().catch(() => undefined), Math.max(500, Math.floor(this.sessionTimeoutMs / 10)));
         try {
           const result: unknown = await handler(payload, new KafkaBatchContext([batch.topic, batch.partition]));
           if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
         } finally {
           clearInterval(beat);
         }
-        if (!payload.isActive()) return;
+        if (this.stopping) return;
         resolveOffset(batch.lastOffset());
         await commitOffsetsIfNecessary();
       },
