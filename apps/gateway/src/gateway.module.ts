@@ -19,13 +19,13 @@ import { HealthController } from './health/health.controller';
 import { QueryEventsHttpController } from './events/query-events/query-events.http.controller';
 import { GetEntityHttpController } from './entities/get-entity.http.controller';
 import { ProjectionsHttpController } from './admin/projections.http.controller';
+import { DeadLettersHttpController } from './admin/dead-letters.http.controller';
 import { BodyParserMiddleware } from './http/body-parser.middleware';
 import { CorrelationIdMiddleware } from './http/correlation-id.middleware';
 import { IdempotencyInterceptor } from './http/idempotency.interceptor';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { GatewaySharedModule } from './shared/gateway-shared.module';
 import { GraphqlApiModule } from './graphql/graphql-api.module';
-import { RealtimeModule } from '@meridian/infrastructure/realtime/realtime.module';
 import { WsGatewayModule } from './realtime/ws-gateway.module';
 import { ConversationsHttpModule } from './conversations/conversations-http.module';
 import { TriggersHttpModule } from './triggers/triggers-http.module';
@@ -36,10 +36,13 @@ import { MetricsHttpModule } from './metrics/metrics-http.module';
 /**
  * The API surface: REST, GraphQL and WebSocket. Stateless: everything it knows comes from the event
  * store and the read models. Auth is on for every route not marked @Public().
+ *
+ * The app composing it provides, globally, what differs between the modes: INBOUND_EVENTS,
+ * REALTIME_FEED, TOKEN_STREAM (optional) and DEAD_LETTERS.
  */
 @Module({
-  imports: [CqrsModule.forRoot(), TerminusModule, GatewaySharedModule, RealtimeModule, WsGatewayModule, ConversationsHttpModule, TriggersHttpModule, ChainsHttpModule, AgentPresetsHttpModule, GraphqlApiModule, MetricsHttpModule],
-  controllers: [HealthController, IngestEventsHttpController, IngestWebhookHttpController, QueryEventsHttpController, GetEntityHttpController, ProjectionsHttpController, AgentCommandsHttpController, AgentQueriesHttpController],
+  imports: [CqrsModule.forRoot(), TerminusModule, GatewaySharedModule, WsGatewayModule, ConversationsHttpModule, TriggersHttpModule, ChainsHttpModule, AgentPresetsHttpModule, GraphqlApiModule, MetricsHttpModule],
+  controllers: [HealthController, IngestEventsHttpController, IngestWebhookHttpController, QueryEventsHttpController, GetEntityHttpController, ProjectionsHttpController, DeadLettersHttpController, AgentCommandsHttpController, AgentQueriesHttpController],
   providers: [
     { provide: APP_FILTER, useClass: ProblemDetailsFilter },
     { provide: APP_GUARD, useClass: ApiKeyGuard },

@@ -1,4 +1,4 @@
-import { Global, Inject, Injectable, Module, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { DynamicModule, Global, Inject, Injectable, Module, type OnApplicationBootstrap, type OnModuleDestroy, type Provider } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import type { Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
@@ -37,7 +37,7 @@ export const AGENT_RUNTIME = Symbol('AgentRuntime');
 export const RUNTIME_DEADLINES = Symbol('RuntimeDeadlines');
 export const PLATFORM_HEALTH_REPORTER = Symbol('PlatformHealthReporter');
 export const TRIGGER_ENGINE = Symbol('TriggerEngine');
-const RUNTIME_CHECKPOINTS = Symbol('RuntimeCheckpoints');
+export const RUNTIME_CHECKPOINTS = Symbol('RuntimeCheckpoints');
 
 function runtimeLogger(logger: PinoLogger): RuntimeLogger {
   return {
@@ -83,17 +83,10 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, OnModuleDestroy
   }
 }
 
-/**
- * The runtime: takes inbound domain events and appends them idempotently, routes them and the
- * messages of people and agents to the agents' mailboxes, runs decisions and their actions. In
- * standalone mode the gateway hands it events in process through INBOUND_EVENTS.
- */
-@Global()
-@Module({
-  providers: [
+/** What both modes share: the runtime's parts, each started by the mode's lifecycle. */
+const RUNTIME_PROVIDERS: Provider[] = [
     { provide: INBOUND_EVENTS, useFactory: (store: EventStore) => new IngestEventsService(store), inject: [EVENT_STORE] },
     { provide: RUNTIME_CHECKPOINTS, useFactory: (dataSource: DataSource) => new SqlCheckpointStore(dataSource), inject: [READ_MODEL_DATA_SOURCE] },
-    { provide: TOKEN_STREAM, useFactory: () => new InProcessTokenStream() },
     {
       provide: WEBHOOK_CLIENT,
       useFactory: (config: MeridianConfig) =>
@@ -157,8 +150,31 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, OnModuleDestroy
         }),
       inject: [EVENT_STORE, TRIGGER_STATE_STORE, MERIDIAN_CONFIG, METRICS_REGISTRY, PinoLogger],
     },
-    RuntimeLifecycle,
-  ],
-  exports: [INBOUND_EVENTS, TOKEN_STREAM, AGENT_ROUTER, AGENT_RUNTIME, RUNTIME_DEADLINES, TRIGGER_ENGINE, TRIGGER_STATE_STORE],
-})
-export class RuntimeModule {}
+];
+
+const RUNTIME_EXPORTS = [INBOUND_EVENTS, TOKEN_STREAM, AGENT_ROUTER, AGENT_RUNTIME, RUNTIME_DEADLINES, TRIGGER_ENGINE, TRIGGER_STATE_STORE, RUNTIME_CHECKPOINTS, PLATFORM_HEALTH_REPORTER];
+
+/**
+ * The runtime: takes inbound domain events and appends them idempotently, routes them and the
+ * messages of people and agents to the agents' mailboxes, runs decisions and their actions.
+ *
+ * `standalone()`: everything runs in this process, fed by the store (the gateway hands it events
+ * through INBOUND_EVENTS). `forDistributed(…)`: the app module of apps/runtime adds the Kafka
+ * consumers, the relays and the leader lock, with its own lifecycle and token stream.
+ */
+@Global()
+@Module({})
+export class RuntimeModule {
+  static standalone(): DynamicModule {
+    return {
+      module: RuntimeModule,
+      providers: [...RUNTIME_PROVIDERS, { provide: TOKEN_STREAM, useFactory: () => new InProcessTokenStream() }, RuntimeLifecycle],
+      exports: RUNTIME_EXPORTS,
+    };
+  }
+
+  /** The shared parts; the caller provides TOKEN_STREAM and starts them. */
+  static forDistributed(extra: { providers: Provider[] }): DynamicModule {
+    return { module: RuntimeModule, providers: [...RUNTIME_PROVIDERS, ...extra.providers], exports: RUNTIME_EXPORTS };
+  }
+}
