@@ -15,7 +15,7 @@ import { AgentQueriesHttpController } from './agents/queries/agent-queries.http.
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { IngestEventsHttpController } from './events/ingest-events/ingest-events.http.controller';
 import { IngestWebhookHttpController } from './webhooks/ingest-webhook.http.controller';
-import { HealthController } from './health/health.controller';
+import { HealthController } from '@meridian/infrastructure/operations/health.controller';
 import { QueryEventsHttpController } from './events/query-events/query-events.http.controller';
 import { GetEntityHttpController } from './entities/get-entity.http.controller';
 import { ProjectionsHttpController } from './admin/projections.http.controller';
@@ -31,7 +31,7 @@ import { ConversationsHttpModule } from './conversations/conversations-http.modu
 import { TriggersHttpModule } from './triggers/triggers-http.module';
 import { ChainsHttpModule } from './chains/chains-http.module';
 import { AgentPresetsHttpModule } from './agents/presets/agent-presets-http.module';
-import { MetricsHttpModule } from './metrics/metrics-http.module';
+import { MetricsHttpModule } from '@meridian/infrastructure/operations/metrics-http.module';
 
 /**
  * The API surface: REST, GraphQL and WebSocket. Stateless: everything it knows comes from the event

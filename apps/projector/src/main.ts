@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { runApp } from '../../gateway/src/bootstrap/run-app';
+import { runApp } from '@meridian/infrastructure/operations/run-app';
 import { PROJECTOR_TRANSPORT, ProjectorAppModule } from './distributed/projector-app.module';
 
 /** The projector of the distributed mode: read models, rebuilds, dead letters. */

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { runApp } from '../../gateway/src/bootstrap/run-app';
+import { runApp } from '@meridian/infrastructure/operations/run-app';
 import { RUNTIME_TRANSPORT, RuntimeAppModule } from './distributed/runtime-app.module';
 
 /** A runtime replica of the distributed mode: Kafka consumers, agents, and (when leading) the singletons. */

@@ -5,7 +5,7 @@ import { API_KEY_SERVICE, type ApiKeyService } from '@meridian/infrastructure/au
 import type { MeridianRequest } from '../http/meridian-request';
 import { HttpProblem } from '../http/problem-details';
 import { credentialsFrom } from './credentials';
-import { IS_PUBLIC } from './public.decorator';
+import { IS_PUBLIC } from '@meridian/infrastructure/operations/public.decorator';
 import { REQUIRED_ROLES } from './roles.decorator';
 import type { Role } from '@meridian/infrastructure/auth/principal';
 

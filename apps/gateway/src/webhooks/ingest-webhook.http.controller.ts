@@ -2,7 +2,7 @@ import { Controller, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
 import { ApiHeader, ApiTags } from '@nestjs/swagger';
 import { INBOUND_EVENTS, type InboundEventsPort, type IngestResult } from '@meridian/agents';
 import { MERIDIAN_CONFIG, type MeridianConfig } from '@meridian/infrastructure/config/meridian-config';
-import { Public } from '../auth/public.decorator';
+import { Public } from '@meridian/infrastructure/operations/public.decorator';
 import type { MeridianRequest } from '../http/meridian-request';
 import { HttpProblem } from '../http/problem-details';
 import { verifyWebhookSignature } from './webhook-signature';

@@ -12,8 +12,8 @@ import { MetricsModule } from '@meridian/infrastructure/metrics';
 import { PlatformModule } from '@meridian/infrastructure/platform/platform.module';
 import { READINESS_CHECKS, type ReadinessCheck } from '@meridian/infrastructure/platform/readiness';
 import { READ_MODEL_DATA_SOURCE, ReadModelsModule } from '@meridian/infrastructure/read-models';
-import { HealthController } from '../../../gateway/src/health/health.controller';
-import { MetricsHttpModule } from '../../../gateway/src/metrics/metrics-http.module';
+import { HealthController } from '@meridian/infrastructure/operations/health.controller';
+import { MetricsHttpModule } from '@meridian/infrastructure/operations/metrics-http.module';
 import { ProjectorModule } from '../projector.module';
 import { DEAD_LETTERS_PATTERN, DeadLettersKafkaController } from './dead-letters-kafka.controller';
 

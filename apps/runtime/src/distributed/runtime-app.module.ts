@@ -32,8 +32,8 @@ import { ReadModelsModule } from '@meridian/infrastructure/read-models';
 import { RedisRealtimeRelay } from '@meridian/infrastructure/realtime/redis-realtime.publisher';
 import { RedisTokenStream } from '@meridian/infrastructure/realtime/redis-token.stream';
 import { SqlTriggerStateStore } from '@meridian/infrastructure/triggers/sql-trigger-state.store';
-import { HealthController } from '../../../gateway/src/health/health.controller';
-import { MetricsHttpModule } from '../../../gateway/src/metrics/metrics-http.module';
+import { HealthController } from '@meridian/infrastructure/operations/health.controller';
+import { MetricsHttpModule } from '@meridian/infrastructure/operations/metrics-http.module';
 import {
   AGENT_ROUTER,
   AGENT_RUNTIME,

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { METRICS_REGISTRY } from '@meridian/infrastructure/metrics';
+import { METRICS_REGISTRY } from '../metrics';
 
 /** Seconds; most API calls take milliseconds, read-your-writes waits and LLM-backed calls seconds. */
 const HTTP_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];

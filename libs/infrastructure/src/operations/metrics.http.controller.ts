@@ -2,8 +2,8 @@ import { Controller, Get, Inject, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { Registry } from 'prom-client';
-import { METRICS_REGISTRY } from '@meridian/infrastructure/metrics';
-import { Public } from '../auth/public.decorator';
+import { METRICS_REGISTRY } from '../metrics';
+import { Public } from './public.decorator';
 
 /** Prometheus text exposition format, version 0.0.4. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';

@@ -3,9 +3,9 @@ import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import type { DataSource } from 'typeorm';
 import { EVENT_STORE, type EventStore } from '@meridian/domain';
-import { READ_MODEL_READ_DATA_SOURCE } from '@meridian/infrastructure/read-models';
-import { READINESS_CHECKS, type ReadinessCheck } from '@meridian/infrastructure/platform/readiness';
-import { Public } from '../auth/public.decorator';
+import { READ_MODEL_READ_DATA_SOURCE } from '../read-models';
+import { READINESS_CHECKS, type ReadinessCheck } from '../platform/readiness';
+import { Public } from './public.decorator';
 
 @ApiTags('operations')
 @Public()

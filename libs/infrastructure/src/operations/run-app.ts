@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { Logger } from 'nestjs-pino';
-import { ConfigError, loadConfig, type MeridianConfig } from '@meridian/infrastructure/config/meridian-config';
+import { ConfigError, loadConfig, type MeridianConfig } from '../config/meridian-config';
 
 /**
  * Starts one app of the distributed mode: validated configuration (a bad value stops the process
