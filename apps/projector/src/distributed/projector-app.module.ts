@@ -12,8 +12,7 @@ import { MetricsModule } from '@meridian/infrastructure/metrics';
 import { PlatformModule } from '@meridian/infrastructure/platform/platform.module';
 import { READINESS_CHECKS, type ReadinessCheck } from '@meridian/infrastructure/platform/readiness';
 import { READ_MODEL_DATA_SOURCE, ReadModelsModule } from '@meridian/infrastructure/read-models';
-import { HealthController } from '@meridian/infrastructure/operations/health.controller';
-import { MetricsHttpModule } from '@meridian/infrastructure/operations/metrics-http.module';
+import { OperationsHttpModule } from '@meridian/infrastructure/operations/operations-http.module';
 import { ProjectorModule } from '../projector.module';
 import { DEAD_LETTERS_PATTERN, DeadLettersKafkaController } from './dead-letters-kafka.controller';
 
@@ -47,15 +46,18 @@ export class ProjectorAppModule {
     const groups = kafkaConsumerGroups(requireKafka(config).topicPrefix);
     return {
       module: ProjectorAppModule,
+      // Global so that the operations module's health controller sees this app's readiness checks.
+      global: true,
+      exports: [READINESS_CHECKS],
       imports: [
         PlatformModule.forRoot(config),
         ReadModelsModule.forRoot({ database: config.readModels.kind === 'sqlite' ? { type: 'sqlite', path: config.readModels.path } : { type: 'postgres', url: config.readModels.url, schema: config.readModels.schema } }),
         KafkaModule.forRoot('projector'),
         MetricsModule,
-        MetricsHttpModule,
+        OperationsHttpModule,
         ProjectorModule,
       ],
-      controllers: [HealthController, DeadLettersKafkaController],
+      controllers: [DeadLettersKafkaController],
       providers: [
         { provide: DeadLetterStore, useFactory: (dataSource: DataSource) => new DeadLetterStore(dataSource), inject: [READ_MODEL_DATA_SOURCE] },
         {

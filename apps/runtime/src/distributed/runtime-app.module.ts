@@ -32,8 +32,7 @@ import { ReadModelsModule } from '@meridian/infrastructure/read-models';
 import { RedisRealtimeRelay } from '@meridian/infrastructure/realtime/redis-realtime.publisher';
 import { RedisTokenStream } from '@meridian/infrastructure/realtime/redis-token.stream';
 import { SqlTriggerStateStore } from '@meridian/infrastructure/triggers/sql-trigger-state.store';
-import { HealthController } from '@meridian/infrastructure/operations/health.controller';
-import { MetricsHttpModule } from '@meridian/infrastructure/operations/metrics-http.module';
+import { OperationsHttpModule } from '@meridian/infrastructure/operations/operations-http.module';
 import {
   AGENT_ROUTER,
   AGENT_RUNTIME,
@@ -104,12 +103,15 @@ export class RuntimeAppModule {
     const groups = kafkaConsumerGroups(kafka.topicPrefix);
     return {
       module: RuntimeAppModule,
+      // Global so that the operations module's health controller sees this app's readiness checks.
+      global: true,
+      exports: [READINESS_CHECKS],
       imports: [
         PlatformModule.forRoot(config),
         ReadModelsModule.forRoot({ database: config.readModels.kind === 'sqlite' ? { type: 'sqlite', path: config.readModels.path } : { type: 'postgres', url: config.readModels.url, schema: config.readModels.schema } }),
         KafkaModule.forRoot('runtime'),
         MetricsModule,
-        MetricsHttpModule,
+        OperationsHttpModule,
         RuntimeModule.forDistributed({
           providers: [
             {
@@ -120,7 +122,7 @@ export class RuntimeAppModule {
           ],
         }),
       ],
-      controllers: [HealthController, RuntimeKafkaController],
+      controllers: [RuntimeKafkaController],
       providers: [
         {
           provide: RUNTIME_TRANSPORT,

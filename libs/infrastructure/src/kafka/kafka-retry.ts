@@ -1,5 +1,3 @@
-import retry from 'async-retry';
-
 /** Thrown to abandon a batch (uncommitted, delivered again later) when the consumer is stopping. */
 export class ConsumerStoppingError extends Error {
   readonly code = 'CONSUMER_STOPPING';
@@ -25,36 +23,30 @@ export interface AttemptOptions {
 }
 
 /**
- * Runs `work` until it succeeds, with exponential backoff (async-retry). Failures count only while
- * the dependencies are up; after `maxAttempts` counted failures the outcome carries the last error
- * (the caller dead-letters). Throws ConsumerStoppingError when abandoned.
+ * Runs `work` until it succeeds, waiting between attempts with exponential backoff and jitter
+ * (base, 2×, 4×… capped at 5 s). Failures count only while the dependencies are up; after
+ * `maxAttempts` counted failures the outcome carries the last error (the caller dead-letters).
+ * Throws ConsumerStoppingError when abandoned. (A retry library does not fit: a failure during an
+ * outage must wait without counting, for as long as the outage lasts.)
  */
 export async function attemptWithBackoff<T>(work: () => Promise<T>, options: AttemptOptions): Promise<AttemptOutcome<T>> {
   let counted = 0;
-  let lastError: unknown = null;
-  try {
-    const value = await retry(
-      async (bail) => {
-        if (!options.isActive()) {
-          bail(new ConsumerStoppingError());
-          return undefined as T;
-        }
-        try {
-          return await work();
-        } catch (error) {
-          lastError = error;
-          if (!(await options.isOutage())) counted += 1;
-          if (counted >= options.maxAttempts) bail(new AttemptsExhausted());
-          throw error;
-        }
-      },
-      { retries: Number.MAX_SAFE_INTEGER, minTimeout: Math.max(1, options.baseDelayMs), factor: 2, maxTimeout: 5_000, randomize: true },
-    );
-    return { ok: true, value };
-  } catch (error) {
-    if (error instanceof AttemptsExhausted) return { ok: false, error: lastError, attempts: counted };
-    throw error;
+  for (let attempt = 1; ; attempt++) {
+    if (!options.isActive()) throw new ConsumerStoppingError();
+    try {
+      return { ok: true, value: await work() };
+    } catch (error) {
+      if (!(await options.isOutage())) counted += 1;
+      if (counted >= options.maxAttempts) return { ok: false, error, attempts: counted };
+    }
+    await sleep(backoffDelay(attempt, options.baseDelayMs));
   }
 }
 
-class AttemptsExhausted extends Error {}
+/** Exponential backoff with jitter: attempt 1 waits about `baseMs`, then doubles, capped. */
+export function backoffDelay(attempt: number, baseMs: number, capMs = 5_000): number {
+  const ceiling = Math.min(capMs, Math.max(1, baseMs) * 2 ** Math.min(30, attempt - 1));
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
