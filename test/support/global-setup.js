@@ -35,4 +35,20 @@ module.exports = async function globalSetup() {
   } finally {
     redis.disconnect();
   }
+
+  // Kafka: a TCP connect to the first broker (the development broker: scripts/kafka/kafka.sh start).
+  const first = (process.env.KAFKA_BROKERS || '127.0.0.1:9092').split(',')[0].trim();
+  const colon = first.lastIndexOf(':');
+  process.env.MERIDIAN_TEST_KAFKA_UNAVAILABLE = await new Promise((resolve) => {
+    const socket = require('node:net').connect(Number(first.slice(colon + 1)), first.slice(0, colon).replace(/^\[|\]$/g, ''));
+    socket.setTimeout(2000, () => {
+      socket.destroy();
+      resolve(`nothing answers on ${first} within 2 s; start one with scripts/kafka/kafka.sh start, or set KAFKA_BROKERS`);
+    });
+    socket.on('connect', () => {
+      socket.destroy();
+      resolve('');
+    });
+    socket.on('error', (error) => resolve(`${first}: ${error.message}; start one with scripts/kafka/kafka.sh start, or set KAFKA_BROKERS`));
+  });
 };

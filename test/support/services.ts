@@ -20,6 +20,20 @@ export const describePostgres = (): typeof describe =>
 export const describeRedis = (): typeof describe =>
   serviceGate('Redis', process.env.MERIDIAN_TEST_REDIS_UNAVAILABLE ?? 'not probed (run through jest)') as typeof describe;
 
+/** `describe` when a Kafka broker answered the probe in global-setup.js; see describePostgres. */
+export const describeKafka = (): typeof describe =>
+  serviceGate('Kafka', process.env.MERIDIAN_TEST_KAFKA_UNAVAILABLE ?? 'not probed (run through jest)') as typeof describe;
+
+/** The distributed mode's suites need PostgreSQL, Redis and Kafka together. */
+export const describeDistributed = (): typeof describe => {
+  const missing = [
+    ['PostgreSQL', process.env.MERIDIAN_TEST_POSTGRES_UNAVAILABLE ?? 'not probed (run through jest)'],
+    ['Redis', process.env.MERIDIAN_TEST_REDIS_UNAVAILABLE ?? 'not probed (run through jest)'],
+    ['Kafka', process.env.MERIDIAN_TEST_KAFKA_UNAVAILABLE ?? 'not probed (run through jest)'],
+  ].filter(([, reason]) => reason !== '');
+  return serviceGate(missing.map(([name]) => name).join(' + ') || 'PostgreSQL + Redis + Kafka', missing.map(([name, reason]) => `${name}: ${reason}`).join('; ') || undefined) as typeof describe;
+};
+
 export function serviceGate(service: string, unavailable: string | undefined): typeof describe | typeof describe.skip {
   if (!unavailable) return describe;
   const message = `\n\n*** ${service} is not reachable (${unavailable}): its suites are SKIPPED ***\n\n`;
