@@ -101,7 +101,7 @@ export class GatewayAppModule {
         PlatformModule.forRoot(config),
         ReadModelsModule.forRoot({ database: config.readModels.kind === 'sqlite' ? { type: 'sqlite', path: config.readModels.path } : { type: 'postgres', url: config.readModels.url, schema: config.readModels.schema } }),
         KafkaModule.forRoot('gateway'),
-        MetricsModule,
+        MetricsModule.forRoot({ runtime: false }),
         DistributedGatewayDependencies.forRoot(config),
         GatewayModule,
       ],

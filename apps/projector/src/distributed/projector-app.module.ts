@@ -53,7 +53,7 @@ export class ProjectorAppModule {
         PlatformModule.forRoot(config),
         ReadModelsModule.forRoot({ database: config.readModels.kind === 'sqlite' ? { type: 'sqlite', path: config.readModels.path } : { type: 'postgres', url: config.readModels.url, schema: config.readModels.schema } }),
         KafkaModule.forRoot('projector'),
-        MetricsModule,
+        MetricsModule.forRoot({ runtime: false }),
         OperationsHttpModule,
         ProjectorModule,
       ],

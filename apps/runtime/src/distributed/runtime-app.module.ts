@@ -110,7 +110,7 @@ export class RuntimeAppModule {
         PlatformModule.forRoot(config),
         ReadModelsModule.forRoot({ database: config.readModels.kind === 'sqlite' ? { type: 'sqlite', path: config.readModels.path } : { type: 'postgres', url: config.readModels.url, schema: config.readModels.schema } }),
         KafkaModule.forRoot('runtime'),
-        MetricsModule,
+        MetricsModule.forRoot({ runtime: true }),
         OperationsHttpModule,
         RuntimeModule.forDistributed({
           providers: [

@@ -1,4 +1,4 @@
-import { Global, Inject, Injectable, Logger, Module, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Global, Inject, Injectable, Logger, Module, type DynamicModule, type OnApplicationBootstrap, type OnModuleDestroy, type Provider } from '@nestjs/common';
 import type { Registry } from 'prom-client';
 import { EVENT_STORE, type EventStore } from '@meridian/domain';
 import { PROJECTION_MANAGER, type ProjectionManager } from '../read-models';
@@ -29,29 +29,38 @@ class RuntimeMetricsLifecycle implements OnApplicationBootstrap, OnModuleDestroy
  * gateway's /metrics endpoint and HTTP metrics share it. Needs EVENT_STORE (PlatformModule) and
  * PROJECTION_MANAGER (ReadModelsModule).
  */
+const REGISTRY_PROVIDER: Provider = {
+  provide: METRICS_REGISTRY,
+  useFactory: (store: EventStore, projections: ProjectionManager): Registry => {
+    const registry = createMetricsRegistry();
+    const logger = new Logger('Metrics');
+    registerReadSideGauges(registry, { store, projections, onError: (error) => logger.warn({ err: error }, 'metrics: reading projection or store state failed') });
+    return registry;
+  },
+  inject: [EVENT_STORE, PROJECTION_MANAGER],
+};
+
+const FOLLOWER_PROVIDERS: Provider[] = [
+  {
+    provide: RuntimeMetricsFollower,
+    useFactory: (store: EventStore, registry: Registry) => {
+      const logger = new Logger('Metrics');
+      return new RuntimeMetricsFollower(store, registry, { onError: (error) => logger.error({ err: error }, 'runtime metrics follower failure') });
+    },
+    inject: [EVENT_STORE, METRICS_REGISTRY],
+  },
+  RuntimeMetricsLifecycle,
+];
+
 @Global()
-@Module({
-  providers: [
-    {
-      provide: METRICS_REGISTRY,
-      useFactory: (store: EventStore, projections: ProjectionManager): Registry => {
-        const registry = createMetricsRegistry();
-        const logger = new Logger('Metrics');
-        registerReadSideGauges(registry, { store, projections, onError: (error) => logger.warn({ err: error }, 'metrics: reading projection or store state failed') });
-        return registry;
-      },
-      inject: [EVENT_STORE, PROJECTION_MANAGER],
-    },
-    {
-      provide: RuntimeMetricsFollower,
-      useFactory: (store: EventStore, registry: Registry) => {
-        const logger = new Logger('Metrics');
-        return new RuntimeMetricsFollower(store, registry, { onError: (error) => logger.error({ err: error }, 'runtime metrics follower failure') });
-      },
-      inject: [EVENT_STORE, METRICS_REGISTRY],
-    },
-    RuntimeMetricsLifecycle,
-  ],
-  exports: [METRICS_REGISTRY],
-})
-export class MetricsModule {}
+@Module({ providers: [REGISTRY_PROVIDER, ...FOLLOWER_PROVIDERS], exports: [METRICS_REGISTRY] })
+export class MetricsModule {
+  /**
+   * `runtime: false` leaves out the runtime's metrics derived from the event stream (decisions,
+   * tokens, messages…): in the distributed mode only the runtime app reports them, so a Prometheus
+   * summing over every app does not count each decision three times.
+   */
+  static forRoot(options: { runtime: boolean }): DynamicModule {
+    return { module: MetricsModule, providers: [REGISTRY_PROVIDER, ...(options.runtime ? FOLLOWER_PROVIDERS : [])], exports: [METRICS_REGISTRY] };
+  }
+}
