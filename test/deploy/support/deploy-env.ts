@@ -27,7 +27,7 @@ export function checkAppEnv(env: Readonly<Record<string, string>>): EnvCheck {
   }
   if (config) {
     // The distributed apps refuse to start otherwise (runApp).
-    if (config.eventStore.kind !== 'postgres') problems.push('MERIDIAN_EVENT_STORE must be postgres in the distributed mode');
+    if (config.eventStore.kind === 'sqlite') problems.push('MERIDIAN_EVENT_STORE must be postgres or kurrentdb in the distributed mode');
     if (config.readModels.kind !== 'postgres') problems.push('MERIDIAN_READ_MODELS must be postgres in the distributed mode');
     if (config.kafka === null) problems.push('MERIDIAN_KAFKA_BROKERS is required in the distributed mode');
     if (config.redis === null) problems.push('MERIDIAN_REDIS_URL is required in the distributed mode');

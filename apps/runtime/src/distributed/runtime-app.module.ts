@@ -54,9 +54,10 @@ export function requireRedis(config: MeridianConfig): { url: string; prefix: str
   return config.redis;
 }
 
-function requirePostgresUrl(config: MeridianConfig): string {
-  if (config.eventStore.kind !== 'postgres') throw new Error('the distributed mode needs MERIDIAN_EVENT_STORE=postgres: its apps share one event store');
-  return config.eventStore.url;
+/** The leader lock lives in the read models' PostgreSQL (the event store may be KurrentDB). */
+function requirePostgres(config: MeridianConfig): { url: string; schema: string } {
+  if (config.readModels.kind !== 'postgres') throw new Error('the distributed mode needs MERIDIAN_READ_MODELS=postgres: its apps share the read models');
+  return { url: config.readModels.url, schema: config.readModels.schema };
 }
 
 /**
@@ -99,7 +100,7 @@ export class RuntimeAppModule {
   static forRoot(config: MeridianConfig) {
     const kafka = requireKafka(config);
     const redis = requireRedis(config);
-    const pgUrl = requirePostgresUrl(config);
+    const pg = requirePostgres(config);
     const groups = kafkaConsumerGroups(kafka.topicPrefix);
     return {
       module: RuntimeAppModule,
@@ -183,8 +184,8 @@ export class RuntimeAppModule {
             logger: PinoLogger,
           ) =>
             new LeaderLock({
-              url: pgUrl,
-              name: `runtime:${config.eventStore.kind === 'postgres' ? config.eventStore.schema : ''}:${kafka.topicPrefix}`,
+              url: pg.url,
+              name: `runtime:${pg.schema}:${kafka.topicPrefix}`,
               logger: runtimeLogger(logger),
               onAcquired: async () => {
                 await kafkaRelay.start();

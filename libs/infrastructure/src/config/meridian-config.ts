@@ -13,7 +13,8 @@ export const ConfigEnvSchema = Type.Object(
     HOST: Type.String({ default: '0.0.0.0' }),
     LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
     MERIDIAN_DATA_DIR: Type.String({ minLength: 1, default: './data' }),
-    MERIDIAN_EVENT_STORE: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')], { default: 'sqlite' }),
+    MERIDIAN_EVENT_STORE: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres'), Type.Literal('kurrentdb')], { default: 'sqlite' }),
+    MERIDIAN_KURRENTDB_URL: Type.Optional(Type.String({ pattern: '^(kurrentdb|kdb|esdb)(\\+discover)?://', description: 'KurrentDB connection string, e.g. kurrentdb://host:2113?tls=false' })),
     MERIDIAN_READ_MODELS: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')], { default: 'sqlite' }),
     MERIDIAN_POSTGRES_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
     MERIDIAN_POSTGRES_SCHEMA: Type.String({ pattern: '^[a-z_][a-z0-9_]*$', default: 'public' }),
@@ -67,7 +68,10 @@ export interface MeridianConfig {
   readonly host: string;
   readonly logLevel: ConfigEnv['LOG_LEVEL'];
   readonly dataDir: string;
-  readonly eventStore: { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'postgres'; readonly url: string; readonly schema: string };
+  readonly eventStore:
+    | { readonly kind: 'sqlite'; readonly path: string }
+    | { readonly kind: 'postgres'; readonly url: string; readonly schema: string }
+    | { readonly kind: 'kurrentdb'; readonly url: string };
   readonly readModels: { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'postgres'; readonly url: string; readonly schema: string };
   readonly adminApiKey: string | undefined;
   readonly tenantId: string;
@@ -141,6 +145,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeridianConfig
   if (needsPostgres && !parsed.MERIDIAN_POSTGRES_URL) {
     throw new ConfigError('Invalid configuration:\n  MERIDIAN_POSTGRES_URL: is required when a store is "postgres"');
   }
+  if (parsed.MERIDIAN_EVENT_STORE === 'kurrentdb' && !parsed.MERIDIAN_KURRENTDB_URL) {
+    throw new ConfigError('Invalid configuration:\n  MERIDIAN_KURRENTDB_URL: is required when MERIDIAN_EVENT_STORE is "kurrentdb"');
+  }
   let prices: LlmPriceTable = EMPTY_LLM_PRICE_TABLE;
   if (parsed.MERIDIAN_LLM_PRICES !== undefined) {
     try {
@@ -160,7 +167,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeridianConfig
     host: parsed.HOST,
     logLevel: parsed.LOG_LEVEL,
     dataDir,
-    eventStore: parsed.MERIDIAN_EVENT_STORE === 'sqlite' ? { kind: 'sqlite', path: join(dataDir, 'events.sqlite') } : pg(),
+    eventStore:
+      parsed.MERIDIAN_EVENT_STORE === 'sqlite'
+        ? { kind: 'sqlite', path: join(dataDir, 'events.sqlite') }
+        : parsed.MERIDIAN_EVENT_STORE === 'kurrentdb'
+          ? { kind: 'kurrentdb', url: parsed.MERIDIAN_KURRENTDB_URL as string }
+          : pg(),
     readModels: parsed.MERIDIAN_READ_MODELS === 'sqlite' ? { kind: 'sqlite', path: join(dataDir, 'read-models.sqlite') } : pg(),
     adminApiKey: parsed.MERIDIAN_ADMIN_API_KEY,
     tenantId: parsed.MERIDIAN_TENANT_ID,

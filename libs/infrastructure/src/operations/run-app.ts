@@ -11,9 +11,9 @@ export async function runApp(name: 'gateway' | 'runtime' | 'projector', create: 
   let config: MeridianConfig;
   try {
     config = loadConfig();
-    if (config.kafka === null || config.redis === null || config.eventStore.kind !== 'postgres' || config.readModels.kind !== 'postgres') {
+    if (config.kafka === null || config.redis === null || config.eventStore.kind === 'sqlite' || config.readModels.kind !== 'postgres') {
       throw new ConfigError(
-        `Invalid configuration:\n  the ${name} app runs in the distributed mode: it needs MERIDIAN_EVENT_STORE=postgres, MERIDIAN_READ_MODELS=postgres, MERIDIAN_POSTGRES_URL, MERIDIAN_KAFKA_BROKERS and MERIDIAN_REDIS_URL (npm start runs everything in one process instead)`,
+        `Invalid configuration:\n  the ${name} app runs in the distributed mode: it needs MERIDIAN_EVENT_STORE=postgres (or kurrentdb), MERIDIAN_READ_MODELS=postgres, MERIDIAN_POSTGRES_URL, MERIDIAN_KAFKA_BROKERS and MERIDIAN_REDIS_URL (npm start runs everything in one process instead)`,
       );
     }
   } catch (error) {

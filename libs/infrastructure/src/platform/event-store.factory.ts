@@ -15,5 +15,9 @@ export async function createEventStore(config: MeridianConfig['eventStore']): Pr
       const { PostgresEventStore } = await import('../event-store/postgres-event-store');
       return PostgresEventStore.connect(config.url, { schema: config.schema });
     }
+    case 'kurrentdb': {
+      const { KurrentDbEventStore } = await import('../event-store/kurrentdb-event-store');
+      return KurrentDbEventStore.connect(config.url);
+    }
   }
 }
