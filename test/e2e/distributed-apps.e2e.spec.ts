@@ -1,4 +1,34 @@
-import { createDeployment, describeDistributed, type AppProcess, type DistributedDeployment } from './support/distributed-processes';
+import { spawn, spawnSync } from 'node:child_process';
+import { Client } from 'pg';
+import { PG_URL } from '../support/services';
+import { createDeployment, KAFKA_BROKERS, describeDistributed, type AppProcess, type DistributedDeployment } from './support/distributed-processes';
+
+const kcatInstalled = spawnSync('kcat', ['-V'], { timeout: 5000 }).status === 0;
+
+/** Produces one message with kcat (Debian's Kafka command-line client), as an external system would. */
+function kcat(topic: string, key: string, value: string, headers: Record<string, string>): Promise<void> {
+  const args = ['-P', '-b', KAFKA_BROKERS.split(',')[0], '-t', topic, '-k', key, '-X', 'acks=all', ...Object.entries(headers).flatMap(([name, v]) => ['-H', `${name}=${v}`])];
+  return new Promise((resolve, reject) => {
+    const child = spawn('kcat', args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`kcat exited with ${code}: ${stderr}`))));
+    child.stdin.end(`${value}\n`);
+  });
+}
+
+async function eventTypes(deployment: DistributedDeployment, gateway: AppProcess, subject: string, until: string): Promise<string[]> {
+  const deadline = Date.now() + 30_000;
+  let types: string[] = [];
+  while (Date.now() < deadline) {
+    const page = (await (await deployment.request(gateway, `/api/v1/events?subject=${encodeURIComponent(subject)}`)).json()) as { items: { type: string }[] };
+    types = page.items.map((item) => item.type);
+    if (types.includes(until)) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return types;
+}
 
 describeDistributed()('distributed mode: three apps as separate processes', () => {
   let deployment: DistributedDeployment;
@@ -46,16 +76,44 @@ describeDistributed()('distributed mode: three apps as separate processes', () =
     });
     expect(ingested.status).toBe(202);
     expect(await ingested.json()).toMatchObject({ accepted: 2, duplicates: 0 });
-    const deadline = Date.now() + 30_000;
-    let types: string[] = [];
-    while (Date.now() < deadline) {
-      const page = (await (await deployment.request(gateway, '/api/v1/events?subject=order-a')).json()) as { items: { type: string }[] };
-      types = page.items.map((item) => item.type);
-      if (types.includes('order.flagged')) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    expect(types).toEqual(['order.placed', 'order.flagged']);
+    expect(await eventTypes(deployment, gateway, 'order-a', 'order.flagged')).toEqual(['order.placed', 'order.flagged']);
     const other = (await (await deployment.request(gateway, '/api/v1/events?subject=order-b')).json()) as { items: { type: string }[] };
     expect(other.items.map((item) => item.type)).toEqual(['order.placed']);
+  });
+
+  (kcatInstalled || process.env.CI === 'true' ? it : it.skip)('external producers write CloudEvents to the inbound topic with kcat, structured and binary mode, with trace context in the headers', async () => {
+    const topic = `${deployment.topicPrefix}.inbound`;
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    await kcat(topic, 'order-k1', JSON.stringify({ specversion: '1.0', id: 'k-1', source: 'urn:erp', type: 'order.placed', subject: 'order-k1', data: { amount: 900 } }), {
+      'content-type': 'application/cloudevents+json',
+      traceparent,
+    });
+    await kcat(topic, 'order-k2', JSON.stringify({ amount: 700 }), {
+      ce_specversion: '1.0',
+      ce_id: 'k-2',
+      ce_source: 'urn:erp',
+      ce_type: 'order.placed',
+      ce_subject: 'order-k2',
+      'content-type': 'application/json',
+    });
+    // The agent of the previous case flags both (amount > 100): stored once, routed, decided, projected.
+    expect(await eventTypes(deployment, gateway, 'order-k1', 'order.flagged')).toEqual(['order.placed', 'order.flagged']);
+    expect(await eventTypes(deployment, gateway, 'order-k2', 'order.flagged')).toEqual(['order.placed', 'order.flagged']);
+    const entity = (await (await deployment.request(gateway, '/api/v1/entities/order-k2')).json()) as { state: Record<string, unknown> };
+    expect(entity.state).toMatchObject({ amount: 700 });
+    const history = (await (await deployment.request(gateway, '/api/v1/events?subject=order-k1')).json()) as { items: { id: string; source: string; eventId: string }[] };
+    expect(history.items[0]).toMatchObject({ id: 'k-1', source: 'urn:erp' });
+    // The trace context of the Kafka message is kept with the stored event.
+    const client = new Client({ connectionString: PG_URL });
+    await client.connect();
+    try {
+      const rows = await client.query<{ type: string; traceparent: string | null }>(
+        `select type, metadata->>'traceparent' as traceparent from "${deployment.schema}".events where stream_name like '%entity-order-k1' order by position`,
+      );
+      expect(rows.rows[0]).toEqual({ type: 'order.placed', traceparent });
+    } finally {
+      await client.end();
+    }
+    if (!kcatInstalled) throw new Error('kcat is required in CI (apt-get install kcat)');
   });
 });
