@@ -1,0 +1,41 @@
+import { createDeployment, type AppProcess } from '../support/distributed-processes';
+import type { MeridianUnderTest, Replica } from './meridian-under-test';
+
+const LOG_TAIL_CHARS = 6_000;
+
+/**
+ * One distributed deployment as separate OS processes: a projector, a runtime and two gateway
+ * replicas (A and B) on a fresh schema, topic prefix and Redis prefix.
+ */
+export async function distributedUnderTest(name: string, env: Record<string, string> = {}): Promise<MeridianUnderTest> {
+  const deployment = await createDeployment(name, env);
+  let gateways: Record<Replica, AppProcess>;
+  try {
+    const [, , a] = await Promise.all([deployment.start('projector'), deployment.start('runtime'), deployment.start('gateway')]);
+    // Replica B once A is ready: two gateways starting together on a fresh schema can both run the
+    // idempotency store's `create table if not exists` and one dies on PostgreSQL's duplicate type.
+    const b = await deployment.start('gateway');
+    gateways = { A: a, B: b };
+  } catch (error: unknown) {
+    await deployment.close();
+    throw error;
+  }
+  return {
+    mode: 'distributed',
+    apiKey: deployment.apiKey,
+    request: (path, init = {}) => {
+      const { replica = 'A', ...rest } = init;
+      return deployment.request(gateways[replica], path, rest);
+    },
+    wsUrl: (replica = 'A') => `${gateways[replica].baseUrl.replace(/^http/, 'ws')}/ws`,
+    logs: () =>
+      deployment.apps
+        .map((proc) => {
+          const label = proc === gateways.A ? 'gateway A' : proc === gateways.B ? 'gateway B' : proc.app;
+          const output = proc.output();
+          return `----- ${label} (port ${proc.port}) -----\n${output.length > LOG_TAIL_CHARS ? `…${output.slice(-LOG_TAIL_CHARS)}` : output}`;
+        })
+        .join('\n'),
+    close: () => deployment.close(),
+  };
+}

@@ -1,0 +1,376 @@
+import type { EventMessage } from '../../../apps/gateway/src/realtime/realtime-protocol';
+import { WebhookReceiver } from '../support/webhook-receiver';
+import type { MeridianUnderTest } from './meridian-under-test';
+import { ScenarioApi, strictlyIncreasing, subjectOf, type Json } from './scenario-api';
+
+/** Per scenario: setting up agents, waiting for their reactions, several WebSockets. */
+const SCENARIO_TIMEOUT_MS = 240_000;
+const SETUP_TIMEOUT_MS = 300_000;
+
+type Scenario = (api: ScenarioApi, context: { receiver: WebhookReceiver }) => Promise<void>;
+
+/**
+ * What users do with Meridian, as they do it: REST and WebSocket against the gateway, writing
+ * through replica A and watching through replica B. Registers one `it` per scenario under
+ * `describe(name)`; every scenario makes its own agents, subjects and event types, so they share
+ * the deployment without seeing each other's data.
+ *
+ * `factory` starts the deployment once for the whole suite; `gate` is the `describe` to use (a
+ * service gate such as `describeDistributed()` skips the suite when a service is missing).
+ */
+export function userScenarios(name: string, factory: () => Promise<MeridianUnderTest>, gate: typeof describe = describe): void {
+  gate(name, () => {
+    let meridian: MeridianUnderTest | undefined;
+    const receiver = new WebhookReceiver();
+
+    beforeAll(async () => {
+      await receiver.start();
+      meridian = await factory();
+    }, SETUP_TIMEOUT_MS);
+
+    afterAll(async () => {
+      await meridian?.close();
+      await receiver.close();
+    }, 120_000);
+
+    const scenario = (title: string, body: Scenario) =>
+      it(
+        title,
+        async () => {
+          if (meridian === undefined) throw new Error('the deployment did not start');
+          const api = new ScenarioApi(meridian);
+          try {
+            await body(api, { receiver });
+          } catch (error: unknown) {
+            // The processes' logs explain a failure of the distributed mode; keep them with it.
+            const logs = meridian.logs();
+            if (error instanceof Error && logs !== '') error.message += `\n\nLogs of the ${meridian.mode} deployment:\n${logs}`;
+            throw error;
+          } finally {
+            await api.closeSockets();
+          }
+        },
+        SCENARIO_TIMEOUT_MS,
+      );
+
+    scenario('1. the README quickstart: an agent, a batch ingested (then again: duplicates), events and the entity read with minPosition', quickstart);
+    scenario('2. an agent reacting to an event ingested through replica A is watched live on a WebSocket of replica B, in order', reactionAcrossReplicas);
+    scenario('3. a person chats with a rules agent: messages posted through replica A, replies arrive on replica B, both replicas show the conversation', conversationAcrossReplicas);
+    scenario('4. a WebSocket client reconnects to the other replica with fromPosition: exactly the missed events, then live ones', reconnectOnOtherReplica);
+    scenario('5. a threshold trigger fires once per burst and its emitted event wakes an agent, visible over REST', thresholdTrigger);
+    scenario('6. an agent proposes an action, a person approves it on replica B, the action runs once', approval);
+  });
+}
+
+/** README "Quickstart", with its exact requests. */
+async function quickstart(api: ScenarioApi): Promise<void> {
+  const created = await api.request('/api/v1/agents', {
+    method: 'POST',
+    json: {
+      name: 'order-watcher',
+      kind: 'monitor',
+      subscriptions: [{ type: 'order.*' }],
+      engine: { type: 'rules', rules: [{ when: { '>': [{ var: 'event.data.amount' }, 1000] }, then: [{ action: 'reply', text: 'Large order {{event.subject}}' }] }] },
+      tools: ['reply'],
+    },
+  });
+  expect(created.status).toBe(201);
+  expect(created.headers.get('etag')).toBe('"0"');
+  const agent = (await created.json()) as Json;
+  expect(agent).toMatchObject({ id: expect.any(String), name: 'order-watcher', status: 'active', version: 1, revision: 0 });
+
+  const batch = [
+    { specversion: '1.0', id: 'o-1', source: 'urn:shop', type: 'order.placed', subject: 'order-1', data: { amount: 1200, status: 'placed' } },
+    { specversion: '1.0', id: 'o-2', source: 'urn:shop', type: 'order.shipped', subject: 'order-1', data: { status: 'shipped' } },
+  ];
+  const ingest = (replica: 'A' | 'B') => api.request('/api/v1/events', { method: 'POST', replica, headers: { 'content-type': 'application/cloudevents-batch+json' }, json: batch });
+  const first = await ingest('A');
+  expect(first.status).toBe(202);
+  const accepted = (await first.json()) as { accepted: number; duplicates: number; position: number };
+  expect(accepted).toEqual({ accepted: 2, duplicates: 0, position: expect.any(Number) });
+  // The same batch again, through the other replica: both are duplicates, answered at or after the stored copies.
+  const again = await ingest('B');
+  expect(again.status).toBe(202);
+  const duplicates = (await again.json()) as { accepted: number; duplicates: number; position: number };
+  expect(duplicates).toEqual({ accepted: 0, duplicates: 2, position: expect.any(Number) });
+  expect(duplicates.position).toBeGreaterThanOrEqual(accepted.position);
+
+  for (const replica of ['A', 'B'] as const) {
+    const events = await api.items(`/api/v1/events?subject=order-1&minPosition=${accepted.position}`, replica);
+    expect(events.map((event) => [event.id, event.type, event.subject])).toEqual([
+      ['o-1', 'order.placed', 'order-1'],
+      ['o-2', 'order.shipped', 'order-1'],
+    ]);
+    const entity = await api.get(`/api/v1/entities/order-1?minPosition=${accepted.position}`, replica);
+    expect(entity).toMatchObject({ subject: 'order-1', state: { amount: 1200, status: 'shipped' }, eventCount: 2 });
+  }
+
+  // The agent reacts to the large order (the shipment has no amount): one decision, its reply kept in the ledger.
+  const decisions = await api.eventually('the order-watcher decision with its reply settled', async () => {
+    const items = await api.items(`/api/v1/agents/${String(agent.id)}/decisions`, 'B');
+    return items.length === 1 && (items[0].actions as Json[]).every((action) => action.status !== 'pending') ? items : undefined;
+  });
+  expect(decisions[0]).toMatchObject({ status: 'decided', input: { kind: 'event', payload: { type: 'order.placed', subject: 'order-1' } } });
+  expect(decisions[0].actions).toEqual([expect.objectContaining({ index: 0, status: 'succeeded', action: expect.objectContaining({ action: 'reply', text: 'Large order order-1' }) })]);
+}
+
+/** An ingested event and the agent's reaction, followed live on another replica than the one that took the event. */
+async function reactionAcrossReplicas(api: ScenarioApi): Promise<void> {
+  const placed = `parcel-${api.run}.registered`;
+  const flagged = `parcel-${api.run}.flagged`;
+  const agent = await api.post('/api/v1/agents', {
+    name: `heavy-parcels-${api.run}`,
+    kind: 'monitor',
+    subscriptions: [{ type: placed }],
+    engine: { type: 'rules', rules: [{ when: { '>': [{ var: 'event.data.weight' }, 100] }, then: [{ action: 'emit-event', eventType: flagged, subject: '{{event.subject}}', data: { reason: 'heavy' } }] }] },
+    tools: ['emit-event'],
+  });
+  const agentChannel = `agent:${String(agent.id)}`;
+  const watcher = await api.follow('B', 'events');
+  watcher.send({ type: 'subscribe', channel: agentChannel });
+  await api.wsWait(watcher.waitForType('caught-up', agentChannel), `"caught-up" on ${agentChannel}`);
+
+  const light = `parcel-light-${api.run}`;
+  const heavy = `parcel-heavy-${api.run}`;
+  // The light parcel first: by the time the heavy one is flagged, the agent has had the light one (one input at a time, in order).
+  const ingested = await api.post('/api/v1/events', [
+    { specversion: '1.0', id: `${api.run}-light`, source: 'urn:depot', type: placed, subject: light, data: { weight: 3 } },
+    { specversion: '1.0', id: `${api.run}-heavy`, source: 'urn:depot', type: placed, subject: heavy, data: { weight: 250 } },
+  ]);
+  expect(ingested).toMatchObject({ accepted: 2, duplicates: 0 });
+
+  const reaction = await api.waitForEvent(watcher, 'events', (event) => event.eventType === flagged && subjectOf(event) === heavy, `the ${flagged} event of ${heavy} on replica B`);
+  const heavyEvents = watcher.events('events').filter((event) => subjectOf(event) === heavy);
+  expect(heavyEvents.map((event) => event.eventType)).toEqual([placed, flagged]);
+  const [original] = heavyEvents;
+  expect(original.data).toEqual({ weight: 250 });
+  expect(reaction.data).toEqual({ reason: 'heavy' });
+  expect(reaction.position).toBeGreaterThan(original.position);
+  // The reaction belongs to the ingested event's chain.
+  expect(reaction.metadata.correlationId).toBe(original.metadata.correlationId);
+  expect(reaction.metadata.causationId).not.toBeNull();
+  expect(strictlyIncreasing(watcher.events('events').map((event) => event.position))).toBe(true);
+  // The light parcel was delivered too, before the heavy one, and caused nothing.
+  const lightEvents = watcher.events('events').filter((event) => subjectOf(event) === light);
+  expect(lightEvents.map((event) => event.eventType)).toEqual([placed]);
+  expect(lightEvents[0].position).toBeLessThan(original.position);
+
+  // On the agent's channel, the decision is recorded between the input and the event it caused.
+  const decision = await api.waitForEvent(watcher, agentChannel, (event) => event.eventType === 'agent.decision-recorded', 'the decision on the agent channel');
+  expect(decision.position).toBeGreaterThan(original.position);
+  expect(decision.position).toBeLessThan(reaction.position);
+  expect(watcher.events(agentChannel).filter((event) => event.eventType === 'agent.decision-recorded')).toHaveLength(1);
+
+  // REST on either replica agrees with what the WebSocket showed.
+  for (const replica of ['A', 'B'] as const) {
+    const stored = await api.items(`/api/v1/events?subject=${heavy}&minPosition=${reaction.position}`, replica);
+    expect(stored.map((event) => event.type)).toEqual([placed, flagged]);
+    expect((await api.items(`/api/v1/events?subject=${light}&minPosition=${reaction.position}`, replica)).map((event) => event.type)).toEqual([placed]);
+  }
+}
+
+/** README "Try it" 1: a person and a rules communicator in a conversation. */
+async function conversationAcrossReplicas(api: ScenarioApi): Promise<void> {
+  const agent = await api.post('/api/v1/agents', {
+    name: `helpdesk-${api.run}`,
+    kind: 'communicator',
+    tools: ['reply'],
+    engine: {
+      type: 'rules',
+      rules: [
+        { when: { in: ['refund', { var: 'message.content' }] }, then: [{ action: 'reply', text: 'Refunds take 3 days, {{message.from}}.' }] },
+        { when: { '!': { in: ['refund', { var: 'message.content' }] } }, then: [{ action: 'reply', text: 'You said: {{message.content}}' }] },
+      ],
+    },
+  });
+  const conversation = await api.post('/api/v1/conversations', { agentIds: [agent.id], title: 'support' });
+  const conversationId = conversation.id as string;
+  const channel = `conversation:${conversationId}`;
+  const watcher = await api.follow('B', channel);
+
+  // Over REST on replica A.
+  const posted = await api.post(`/api/v1/conversations/${conversationId}/messages`, { content: 'where is my refund?' }, 'A');
+  expect(posted).toEqual({ messageId: expect.any(String), position: expect.any(Number) });
+  const firstReply = await api.waitForEvent(
+    watcher,
+    channel,
+    (event) => event.eventType === 'conversation.reply-recorded' && (event.data as Json).inReplyTo === posted.messageId,
+    'the reply to the first message on replica B',
+  );
+  expect(firstReply.data).toMatchObject({ agentId: agent.id, content: expect.stringMatching(/^Refunds take 3 days, .+\.$/) });
+
+  // Over a WebSocket command on replica A.
+  const author = await api.connect('A');
+  const ack = await api.wsWait(author.command({ type: 'message', conversationId, content: 'hello there', requestId: 'second' }), 'the ack of the message command');
+  expect(ack).toMatchObject({ type: 'ack', of: 'message', conversationId, messageId: expect.any(String), position: expect.any(Number), requestId: 'second' });
+  const second = ack as Json;
+  const secondReply = await api.waitForEvent(
+    watcher,
+    channel,
+    (event) => event.eventType === 'conversation.reply-recorded' && (event.data as Json).inReplyTo === second.messageId,
+    'the reply to the second message on replica B',
+  );
+  expect(secondReply.data).toMatchObject({ agentId: agent.id, content: 'You said: hello there' });
+
+  // Replica B saw the whole conversation, in order, each event once.
+  const seen = watcher.events(channel);
+  expect(seen.map((event) => [event.eventType, (event.data as Json).content])).toEqual([
+    ['conversation.message-posted', 'where is my refund?'],
+    ['conversation.reply-recorded', (firstReply.data as Json).content],
+    ['conversation.message-posted', 'hello there'],
+    ['conversation.reply-recorded', 'You said: hello there'],
+  ]);
+  expect(strictlyIncreasing(seen.map((event) => event.position))).toBe(true);
+
+  for (const replica of ['A', 'B'] as const) {
+    const view = await api.get(`/api/v1/conversations/${conversationId}?minPosition=${secondReply.position}`, replica);
+    const messages = view.messages as Json[];
+    expect(messages.map((message) => message.content)).toEqual(['where is my refund?', (firstReply.data as Json).content, 'hello there', 'You said: hello there']);
+    expect(messages[0]).toMatchObject({ messageId: posted.messageId });
+    expect(messages[1]).toMatchObject({ inReplyTo: posted.messageId });
+    expect(messages[3]).toMatchObject({ inReplyTo: second.messageId });
+  }
+}
+
+/** README "WebSocket": to resume after a disconnect, subscribe again with the last position received. */
+async function reconnectOnOtherReplica(api: ScenarioApi): Promise<void> {
+  const type = `scan-${api.run}.recorded`;
+  const channel = `events:scan-${api.run}.`;
+  const scan = (n: number) => ({ specversion: '1.0', id: `${api.run}-scan-${n}`, source: 'urn:scanner', type, subject: `package-${api.run}-${n}`, data: { n } });
+  const numbers = (events: readonly EventMessage[]) => events.map((event) => (event.data as { n: number }).n);
+
+  const before = await api.follow('A', channel);
+  await api.post('/api/v1/events', [scan(1), scan(2)], 'A');
+  const lastSeen = await api.waitForEvent(before, channel, (event) => (event.data as { n: number }).n === 2, 'the second scan on replica A');
+  expect(numbers(before.events(channel))).toEqual([1, 2]);
+  await before.close();
+
+  // While nobody listens, through both replicas.
+  await api.post('/api/v1/events', [scan(3)], 'A');
+  await api.post('/api/v1/events', [scan(4), scan(5)], 'B');
+
+  const after = await api.follow('B', channel, lastSeen.position);
+  const caughtUp = after.messages.findIndex((message) => message.type === 'caught-up' && message.channel === channel);
+  await api.post('/api/v1/events', [scan(6)], 'A');
+  await api.waitForEvent(after, channel, (event) => (event.data as { n: number }).n === 6, 'the live scan on replica B');
+
+  const received = after.events(channel);
+  expect(numbers(received)).toEqual([3, 4, 5, 6]);
+  expect(received[0].position).toBeGreaterThan(lastSeen.position);
+  expect(strictlyIncreasing(received.map((event) => event.position))).toBe(true);
+  // The missed ones were replayed before "caught-up"; the new one came live after it.
+  const replayed = after.messages.slice(0, caughtUp).filter((message): message is EventMessage => message.type === 'event');
+  expect(numbers(replayed)).toEqual([3, 4, 5]);
+  expect(after.messages.findIndex((message) => message.type === 'event' && (message.data as { n: number }).n === 6)).toBeGreaterThan(caughtUp);
+
+  // Both WebSockets together saw every scan once, exactly as the store has them.
+  const stored = await api.items(`/api/v1/events?type=${type}&minPosition=${received[received.length - 1].position}`, 'B');
+  expect(stored.map((event) => (event.data as { n: number }).n)).toEqual([1, 2, 3, 4, 5, 6]);
+}
+
+/** README "Triggers": a burst detector whose emitted event an agent reacts to. */
+async function thresholdTrigger(api: ScenarioApi): Promise<void> {
+  const failed = `payment-${api.run}.failed`;
+  const degraded = `payments-${api.run}.degraded`;
+  const agent = await api.post('/api/v1/agents', {
+    name: `payments-watch-${api.run}`,
+    kind: 'monitor',
+    subscriptions: [{ type: degraded }],
+    engine: { type: 'rules', rules: [{ then: [{ action: 'remember', key: 'degraded', value: 'after {{event.data.failures}} failures' }] }] },
+    tools: ['remember'],
+  });
+  const trigger = await api.post(
+    '/api/v1/triggers',
+    {
+      name: `payment-failures-${api.run}`,
+      agentId: agent.id,
+      condition: { kind: 'threshold', match: { type: failed, filter: { '>=': [{ var: 'data.amount' }, 10] } }, count: 3, within: 'PT1M', per: 'global' },
+      action: { kind: 'emit-event', eventType: degraded, subject: `payments-${api.run}`, data: { failures: '{{events.length}}' } },
+    },
+    'A',
+  );
+  const triggerId = trigger.id as string;
+  // Event time an hour ago (windows run on event time): a burst of five failures, one second apart.
+  const start = Date.now() - 60 * 60_000;
+  const burst = Array.from({ length: 5 }, (_, i) => ({
+    specversion: '1.0',
+    id: `${api.run}-failure-${i}`,
+    source: 'urn:payments',
+    type: failed,
+    subject: `payment-${api.run}-${i}`,
+    time: new Date(start + i * 1000).toISOString(),
+    data: { amount: 50 },
+  }));
+  expect(await api.post('/api/v1/events', burst, 'B')).toMatchObject({ accepted: 5, duplicates: 0 });
+
+  const view = await api.eventually('the five failures evaluated and the firing counted', async () => {
+    const body = await api.get(`/api/v1/triggers/${triggerId}`, 'B');
+    const stats = (body.evaluation as { stats?: Json } | null)?.stats;
+    return stats !== undefined && stats.evaluations === 5 && stats.firings === 1 ? body : undefined;
+  });
+  expect(view).toMatchObject({ firingCount: 1, evaluation: { stats: expect.objectContaining({ firings: 1, suppressed: 0, lateEvents: 0, refused: 0 }) } });
+  const firings = await api.items(`/api/v1/triggers/${triggerId}/firings`, 'A');
+  expect(firings).toHaveLength(1);
+  expect(firings[0]).toMatchObject({ late: false, firedAt: new Date(start + 2000).toISOString() });
+  expect((firings[0].matchedEvents as Json[]).map((matched) => matched.subject)).toEqual([0, 1, 2].map((i) => `payment-${api.run}-${i}`));
+
+  // The action: one event in the store, and the agent subscribed to it woke up once.
+  const emitted = await api.eventually('the emitted event', async () => {
+    const items = await api.items(`/api/v1/events?type=${degraded}`, 'A');
+    return items.length > 0 ? items : undefined;
+  });
+  expect(emitted).toEqual([expect.objectContaining({ type: degraded, subject: `payments-${api.run}`, data: { failures: '3' } })]);
+  const decisions = await api.eventually('the agent woken by the emitted event', async () => {
+    const items = await api.items(`/api/v1/agents/${String(agent.id)}/decisions`, 'B');
+    return items.length > 0 && (items[0].actions as Json[]).every((action) => action.status !== 'pending') ? items : undefined;
+  });
+  expect(decisions).toHaveLength(1);
+  expect(decisions[0]).toMatchObject({ status: 'decided', input: { kind: 'event', payload: { type: degraded } } });
+  const history = await api.items(`/api/v1/agents/${String(agent.id)}/history?limit=100`, 'A');
+  expect(history.filter((event) => event.type === 'agent.memory-updated').map((event) => event.data)).toEqual([expect.objectContaining({ key: 'degraded', value: 'after 3 failures' })]);
+}
+
+/** README "Agents at work", propose: the action waits for a person, then runs once. */
+async function approval(api: ScenarioApi, { receiver }: { receiver: WebhookReceiver }): Promise<void> {
+  const agent = await api.post('/api/v1/agents', {
+    name: `refunds-${api.run}`,
+    kind: 'executor',
+    engine: {
+      type: 'rules',
+      rules: [{ then: [{ action: 'propose', proposed: { action: 'call-webhook', url: receiver.url, body: { refund: '{{message.content}}' } }, reason: 'refunds need a person' }] }],
+    },
+    tools: ['propose'],
+  });
+  const conversation = await api.post('/api/v1/conversations', { agentIds: [agent.id] }, 'A');
+  const conversationId = conversation.id as string;
+  const refund = `refund-${api.run}`;
+  const calls = () => receiver.calls.filter((call) => call.body.refund === refund);
+  await api.post(`/api/v1/conversations/${conversationId}/messages`, { content: refund }, 'A');
+
+  const pending = await api.eventually('the pending approval on replica B', async () => {
+    const view = await api.get(`/api/v1/conversations/${conversationId}`, 'B');
+    const approvals = view.pendingApprovals as Json[];
+    return approvals.length === 1 ? approvals[0] : undefined;
+  });
+  expect(pending).toMatchObject({ agentId: agent.id, reason: 'refunds need a person', action: { proposed: { action: 'call-webhook', url: receiver.url } } });
+  // Proposed, not run.
+  expect(calls()).toEqual([]);
+
+  const approved = await api.post(`/api/v1/conversations/${conversationId}/approvals/${String(pending.approvalId)}`, { decision: 'approve', comment: 'ok, refund it' }, 'B');
+  expect(approved).toMatchObject({ id: conversationId, pendingApprovals: [], settledApprovals: { [String(pending.approvalId)]: 'approved' } });
+
+  const [decision] = await api.eventually('the approved action recorded', async () => {
+    const items = await api.items(`/api/v1/agents/${String(agent.id)}/decisions`, 'A');
+    return items.length === 1 && (items[0].actions as Json[])[0].status !== 'pending' ? items : undefined;
+  });
+  const [action] = decision.actions as Json[];
+  expect(action).toMatchObject({ index: 0, status: 'succeeded', result: expect.objectContaining({ approval: 'approve', approvalId: pending.approvalId, proposed: 'call-webhook', result: expect.objectContaining({ status: 200 }) }) });
+  expect(calls()).toEqual([{ key: `${String(decision.decisionId)}:0`, body: { refund } }]);
+
+  // Deciding again changes nothing: the approval is settled, and the action ran once.
+  const again = await api.request(`/api/v1/conversations/${conversationId}/approvals/${String(pending.approvalId)}`, { method: 'POST', replica: 'A', json: { decision: 'approve' } });
+  expect(again.status).toBe(409);
+  expect(await again.json()).toMatchObject({ code: 'APPROVAL_ALREADY_RESOLVED' });
+  expect((await api.get(`/api/v1/conversations/${conversationId}`, 'A')).pendingApprovals).toEqual([]);
+  expect(calls()).toHaveLength(1);
+}
