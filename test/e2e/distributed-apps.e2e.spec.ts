@@ -53,6 +53,11 @@ describeDistributed()('distributed mode: three apps as separate processes', () =
     expect(Object.keys(r.details).sort()).toEqual(['eventStore', 'kafka', 'kafkaConsumers', 'readModels']);
     expect(Object.keys(p.details).sort()).toEqual(['eventStore', 'kafka', 'kafkaConsumers', 'readModels']);
     for (const app of [gateway, runtime, projector]) expect((await fetch(`${app.baseUrl}/metrics`)).status).toBe(200);
+    // The runtime reports its consumer groups' lag and, leading, the relay's.
+    const metrics = await (await fetch(`${runtime.baseUrl}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`meridian_kafka_consumer_lag_messages\\{group="${deployment.topicPrefix}\\.runtime\\.mailbox",topic="${deployment.topicPrefix}\\.mailbox"\\} \\d+`));
+    expect(metrics).toMatch(/meridian_kafka_relay_lag_events \d+/);
+
   });
 
   it('an event ingested through the gateway is stored, projected, and reacted to by a rules agent run by the runtime', async () => {
@@ -79,6 +84,10 @@ describeDistributed()('distributed mode: three apps as separate processes', () =
     expect(await eventTypes(deployment, gateway, 'order-a', 'order.flagged')).toEqual(['order.placed', 'order.flagged']);
     const other = (await (await deployment.request(gateway, '/api/v1/events?subject=order-b')).json()) as { items: { type: string }[] };
     expect(other.items.map((item) => item.type)).toEqual(['order.placed']);
+    // The decision is counted by the runtime app only, so a sum over the apps counts it once.
+    const decided = async (app: AppProcess) => Number(/meridian_decisions_total\{engine="rules",outcome="decided"\} (\d+)/.exec(await (await fetch(`${app.baseUrl}/metrics`)).text())?.[1] ?? 0);
+    expect(await decided(runtime)).toBe(1);
+    expect([await decided(gateway), await decided(projector)]).toEqual([0, 0]);
   });
 
   (kcatInstalled || process.env.CI === 'true' ? it : it.skip)('external producers write CloudEvents to the inbound topic with kcat, structured and binary mode, with trace context in the headers', async () => {

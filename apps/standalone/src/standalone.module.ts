@@ -28,7 +28,7 @@ export class StandaloneModule {
         RealtimeModule,
         StandaloneDeadLettersModule,
         GatewayModule,
-        MetricsModule,
+        MetricsModule.forRoot({ runtime: true }),
       ],
     };
   }

@@ -20,6 +20,9 @@ import { DeadLetterPublisher } from '@meridian/infrastructure/kafka/dead-letter.
 import { KafkaBatchTransport } from '@meridian/infrastructure/kafka/kafka-batch.transport';
 import { KAFKA_CLIENT } from '@meridian/infrastructure/kafka/kafka-client';
 import { KafkaEventRelay } from '@meridian/infrastructure/kafka/kafka-event.relay';
+import { registerKafkaLagGauges } from '@meridian/infrastructure/kafka/kafka-lag.gauges';
+import { METRICS_REGISTRY } from '@meridian/infrastructure/metrics/metrics-registry';
+import type { Registry } from 'prom-client';
 import { KafkaInboundHandler } from '@meridian/infrastructure/kafka/kafka-inbound.handler';
 import { KafkaMailboxHandler } from '@meridian/infrastructure/kafka/kafka-mailbox.handler';
 import { kafkaConsumerGroups, type KafkaTopics } from '@meridian/infrastructure/kafka/kafka-topics';
@@ -48,6 +51,7 @@ export const RUNTIME_TRANSPORT = Symbol('RuntimeKafkaTransport');
 const RUNTIME_LEADER = Symbol('RuntimeLeaderLock');
 const KAFKA_EVENT_RELAY = Symbol('KafkaEventRelay');
 const REDIS_REALTIME_RELAY = Symbol('RedisRealtimeRelay');
+const KAFKA_LAG_GAUGES = Symbol('KafkaLagGauges');
 
 export function requireRedis(config: MeridianConfig): { url: string; prefix: string } {
   if (config.redis === null) throw new Error('MERIDIAN_REDIS_URL is required in the distributed mode');
@@ -76,6 +80,7 @@ class DistributedRuntimeLifecycle implements OnApplicationBootstrap, OnModuleDes
     @Inject(RUNTIME_LEADER) private readonly leader: LeaderLock,
     @Inject(RUNTIME_TRANSPORT) private readonly transport: KafkaBatchTransport,
     @Inject(TOKEN_STREAM) private readonly tokens: RedisTokenStream,
+    @Inject(KAFKA_LAG_GAUGES) private readonly lagGauges: { close(): Promise<void> },
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -92,6 +97,7 @@ class DistributedRuntimeLifecycle implements OnApplicationBootstrap, OnModuleDes
     await this.leader.stop();
     await this.runtime.stop();
     await this.tokens.stop();
+    await this.lagGauges.close();
   }
 }
 
@@ -205,6 +211,20 @@ export class RuntimeAppModule {
               },
             }),
           inject: [AGENT_ROUTER, RUNTIME_DEADLINES, TRIGGER_ENGINE, PLATFORM_HEALTH_REPORTER, KAFKA_EVENT_RELAY, REDIS_REALTIME_RELAY, PinoLogger],
+        },
+        {
+          provide: KAFKA_LAG_GAUGES,
+          useFactory: (registry: Registry, client: Kafka, topics: KafkaTopics, store: EventStore, relay: KafkaEventRelay, leader: LeaderLock, logger: PinoLogger) =>
+            registerKafkaLagGauges(registry, {
+              kafka: client,
+              consumers: [
+                { groupId: groups.runtimeInbound, topic: topics.inbound },
+                { groupId: groups.runtimeMailbox, topic: topics.mailbox },
+              ],
+              relayLag: async () => (leader.isLeader ? Math.max(0, (await store.headPosition()) - relay.position) : null),
+              onError: (error) => logger.warn({ err: error }, 'kafka lag metrics not read'),
+            }),
+          inject: [METRICS_REGISTRY, KAFKA_CLIENT, KAFKA_TOPICS, EVENT_STORE, KAFKA_EVENT_RELAY, RUNTIME_LEADER, PinoLogger],
         },
         {
           provide: READINESS_CHECKS,

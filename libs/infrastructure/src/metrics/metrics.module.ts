@@ -52,8 +52,9 @@ const FOLLOWER_PROVIDERS: Provider[] = [
   RuntimeMetricsLifecycle,
 ];
 
+// Providers only through forRoot: Nest adds a dynamic module's providers to the decorator's.
 @Global()
-@Module({ providers: [REGISTRY_PROVIDER, ...FOLLOWER_PROVIDERS], exports: [METRICS_REGISTRY] })
+@Module({})
 export class MetricsModule {
   /**
    * `runtime: false` leaves out the runtime's metrics derived from the event stream (decisions,
