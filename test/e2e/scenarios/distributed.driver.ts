@@ -1,11 +1,13 @@
-import { createDeployment, type AppProcess } from '../support/distributed-processes';
+import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { createDeployment, KAFKA_BROKERS, type AppProcess } from '../support/distributed-processes';
 import type { MeridianUnderTest, Replica } from './meridian-under-test';
 
 const LOG_TAIL_CHARS = 6_000;
 
 /**
  * One distributed deployment as separate OS processes: a projector, a runtime and two gateway
- * replicas (A and B) on a fresh schema, topic prefix and Redis prefix.
+ * replicas (A and B) on a fresh schema, topic prefix and Redis prefix. Business systems publish to
+ * its inbound Kafka topic.
  */
 export async function distributedUnderTest(name: string, env: Record<string, string> = {}): Promise<MeridianUnderTest> {
   const deployment = await createDeployment(name, env);
@@ -20,6 +22,15 @@ export async function distributedUnderTest(name: string, env: Record<string, str
     await deployment.close();
     throw error;
   }
+  let producer: Producer | null = null;
+  const connectedProducer = async (): Promise<Producer> => {
+    if (producer === null) {
+      const created = new Kafka({ clientId: `scenarios-${name}`, brokers: KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING }).producer({ createPartitioner: Partitioners.DefaultPartitioner });
+      await created.connect();
+      producer = created;
+    }
+    return producer;
+  };
   return {
     mode: 'distributed',
     apiKey: deployment.apiKey,
@@ -28,6 +39,15 @@ export async function distributedUnderTest(name: string, env: Record<string, str
       return deployment.request(gateways[replica], path, rest);
     },
     wsUrl: (replica = 'A') => `${gateways[replica].baseUrl.replace(/^http/, 'ws')}/ws`,
+    publish: async (events) => {
+      await (
+        await connectedProducer()
+      ).send({
+        topic: `${deployment.topicPrefix}.inbound`,
+        acks: -1,
+        messages: events.map((event) => ({ key: event.subject ?? event.source, value: JSON.stringify(event), headers: { 'content-type': 'application/cloudevents+json' } })),
+      });
+    },
     logs: () =>
       deployment.apps
         .map((proc) => {
@@ -36,6 +56,11 @@ export async function distributedUnderTest(name: string, env: Record<string, str
           return `----- ${label} (port ${proc.port}) -----\n${output.length > LOG_TAIL_CHARS ? `…${output.slice(-LOG_TAIL_CHARS)}` : output}`;
         })
         .join('\n'),
-    close: () => deployment.close(),
+    close: async () => {
+      const open = producer;
+      producer = null;
+      await open?.disconnect().catch(() => undefined);
+      await deployment.close();
+    },
   };
 }

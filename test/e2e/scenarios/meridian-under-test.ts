@@ -18,6 +18,9 @@ export interface RequestOptions extends RequestInit {
   readonly replica?: Replica;
 }
 
+/** A CloudEvent in the JSON event format. */
+export type CloudEventJson = Readonly<Record<string, unknown>> & { readonly id: string; readonly source: string; readonly type: string; readonly subject?: string };
+
 export interface MeridianUnderTest {
   /** Shown in test names and failure messages. */
   readonly mode: 'standalone' | 'distributed';
@@ -27,6 +30,13 @@ export interface MeridianUnderTest {
   request(path: string, init?: RequestOptions): Promise<Response>;
   /** The WebSocket endpoint (`ws://…/ws`) of a gateway replica (`A` when omitted). */
   wsUrl(replica?: Replica): string;
+  /**
+   * Delivers CloudEvents the way a business system does in this mode, and resolves once they are
+   * handed over (not yet stored): `POST /api/v1/events` in the standalone mode, which has no other
+   * way in; in the distributed mode, one structured-mode message per event on the inbound Kafka
+   * topic, keyed by subject.
+   */
+  publish(events: readonly CloudEventJson[]): Promise<void>;
   /** The tail of what the deployment's processes logged (empty when nothing is captured). */
   logs(): string;
   close(): Promise<void>;

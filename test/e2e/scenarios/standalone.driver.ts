@@ -13,6 +13,10 @@ export async function standaloneUnderTest(env: Record<string, string> = {}): Pro
       return app.request(path, rest);
     },
     wsUrl: () => wsBase,
+    publish: async (events) => {
+      const res = await app.request('/api/v1/events', { method: 'POST', headers: { 'content-type': 'application/cloudevents-batch+json' }, json: events });
+      if (res.status !== 202) throw new Error(`publishing ${events.length} events → ${res.status}: ${await res.text()}`);
+    },
     logs: () => '',
     close: () => app.close(),
   };

@@ -59,6 +59,7 @@ export function userScenarios(name: string, factory: () => Promise<MeridianUnder
     scenario('4. a WebSocket client reconnects to the other replica with fromPosition: exactly the missed events, then live ones', reconnectOnOtherReplica);
     scenario('5. a threshold trigger fires once per burst and its emitted event wakes an agent, visible over REST', thresholdTrigger);
     scenario('6. an agent proposes an action, a person approves it on replica B, the action runs once', approval);
+    scenario('7. a business system publishes events (standalone: over HTTP; distributed: on the inbound Kafka topic) and redelivers them: stored once, reacted to once, seen live on both replicas', publishedEvents);
   });
 }
 
@@ -373,4 +374,51 @@ async function approval(api: ScenarioApi, { receiver }: { receiver: WebhookRecei
   expect(await again.json()).toMatchObject({ code: 'APPROVAL_ALREADY_RESOLVED' });
   expect((await api.get(`/api/v1/conversations/${conversationId}`, 'A')).pendingApprovals).toEqual([]);
   expect(calls()).toHaveLength(1);
+}
+
+/** DESIGN: business systems deliver domain events (in the distributed mode, on `meridian.inbound`), at least once. */
+async function publishedEvents(api: ScenarioApi): Promise<void> {
+  const reading = `meter-${api.run}.reading`;
+  const alarm = `meter-${api.run}.alarm`;
+  const channel = `events:meter-${api.run}.`;
+  const meter = `meter-${api.run}`;
+  const agent = await api.post('/api/v1/agents', {
+    name: `meter-watch-${api.run}`,
+    kind: 'monitor',
+    subscriptions: [{ type: reading }],
+    engine: { type: 'rules', rules: [{ when: { '>': [{ var: 'event.data.value' }, 90] }, then: [{ action: 'emit-event', eventType: alarm, subject: '{{event.subject}}', data: { value: '{{event.data.value}}' } }] }] },
+    tools: ['emit-event'],
+  });
+  const watchers = { A: await api.follow('A', channel), B: await api.follow('B', channel) };
+  const event = (n: number, value: number) => ({ specversion: '1.0', id: `${api.run}-reading-${n}`, source: 'urn:meters', type: reading, subject: meter, data: { value } });
+  const seen = (replica: 'A' | 'B') => watchers[replica].events(channel).map((message) => [message.eventType, (message.data as { value: unknown }).value]);
+
+  await api.meridian.publish([event(1, 10), event(2, 95)]);
+  for (const replica of ['A', 'B'] as const) {
+    await api.waitForEvent(watchers[replica], channel, (message) => message.eventType === alarm, `the alarm on replica ${replica}`);
+  }
+  // Delivered again (a producer retrying), followed by a new reading: only the new one is stored.
+  await api.meridian.publish([event(1, 10), event(2, 95), event(3, 20)]);
+  const last = await api.waitForEvent(watchers.B, channel, (message) => (message.data as { value: unknown }).value === 20, 'the third reading on replica B');
+  await api.waitForEvent(watchers.A, channel, (message) => message.position === last.position, 'the third reading on replica A');
+
+  const expected = [
+    [reading, 10],
+    [reading, 95],
+    [alarm, '95'],
+    [reading, 20],
+  ];
+  for (const replica of ['A', 'B'] as const) {
+    expect(seen(replica)).toEqual(expected);
+    expect(strictlyIncreasing(watchers[replica].events(channel).map((message) => message.position))).toBe(true);
+    const stored = await api.items(`/api/v1/events?subject=${meter}&minPosition=${last.position}`, replica);
+    expect(stored.map((item) => [item.type, (item.data as { value: unknown }).value])).toEqual(expected);
+  }
+  // Both replicas delivered the very same stored events.
+  expect(watchers.A.events(channel).map((message) => [message.position, message.eventId])).toEqual(watchers.B.events(channel).map((message) => [message.position, message.eventId]));
+  const entity = await api.get(`/api/v1/entities/${meter}?minPosition=${last.position}`, 'A');
+  expect(entity).toMatchObject({ subject: meter, eventCount: 4, state: { value: 20 } });
+  const decisions = await api.items(`/api/v1/agents/${String(agent.id)}/decisions`, 'B');
+  const high = watchers.B.events(channel).find((message) => (message.data as { value: unknown }).value === 95);
+  expect(decisions).toEqual([expect.objectContaining({ status: 'decided', input: expect.objectContaining({ kind: 'event', ref: high?.eventId, payload: expect.objectContaining({ type: reading, subject: meter }) }) })]);
 }
