@@ -1,4 +1,5 @@
-import type { EventMessage } from '../../../apps/gateway/src/realtime/realtime-protocol';
+import type { EventMessage, ServerMessage, TokenMessage } from '../../../apps/gateway/src/realtime/realtime-protocol';
+import { startOpenAiCompatibleServer, type OpenAiCompatibleServer } from '../../support/openai-compatible-server';
 import { WebhookReceiver } from '../support/webhook-receiver';
 import type { MeridianUnderTest } from './meridian-under-test';
 import { ScenarioApi, strictlyIncreasing, subjectOf, type Json } from './scenario-api';
@@ -7,7 +8,13 @@ import { ScenarioApi, strictlyIncreasing, subjectOf, type Json } from './scenari
 const SCENARIO_TIMEOUT_MS = 240_000;
 const SETUP_TIMEOUT_MS = 300_000;
 
-type Scenario = (api: ScenarioApi, context: { receiver: WebhookReceiver }) => Promise<void>;
+/** Outside services the scenarios' agents call, running in the test process on 127.0.0.1. */
+interface Outside {
+  readonly receiver: WebhookReceiver;
+  readonly llm: OpenAiCompatibleServer;
+}
+
+type Scenario = (api: ScenarioApi, outside: Outside) => Promise<void>;
 
 /**
  * What users do with Meridian, as they do it: REST and WebSocket against the gateway, writing
@@ -22,14 +29,17 @@ export function userScenarios(name: string, factory: () => Promise<MeridianUnder
   gate(name, () => {
     let meridian: MeridianUnderTest | undefined;
     const receiver = new WebhookReceiver();
+    let llm: OpenAiCompatibleServer | undefined;
 
     beforeAll(async () => {
       await receiver.start();
+      llm = await startOpenAiCompatibleServer();
       meridian = await factory();
     }, SETUP_TIMEOUT_MS);
 
     afterAll(async () => {
       await meridian?.close();
+      await llm?.close();
       await receiver.close();
     }, 120_000);
 
@@ -37,10 +47,10 @@ export function userScenarios(name: string, factory: () => Promise<MeridianUnder
       it(
         title,
         async () => {
-          if (meridian === undefined) throw new Error('the deployment did not start');
+          if (meridian === undefined || llm === undefined) throw new Error('the deployment did not start');
           const api = new ScenarioApi(meridian);
           try {
-            await body(api, { receiver });
+            await body(api, { receiver, llm });
           } catch (error: unknown) {
             // The processes' logs explain a failure of the distributed mode; keep them with it.
             const logs = meridian.logs();
@@ -60,6 +70,7 @@ export function userScenarios(name: string, factory: () => Promise<MeridianUnder
     scenario('5. a threshold trigger fires once per burst and its emitted event wakes an agent, visible over REST', thresholdTrigger);
     scenario('6. an agent proposes an action, a person approves it on replica B, the action runs once', approval);
     scenario('7. a business system publishes events (standalone: over HTTP; distributed: on the inbound Kafka topic) and redelivers them: stored once, reacted to once, seen live on both replicas', publishedEvents);
+    scenario("8. an LLM agent's reply streams as tokens to the conversation's subscribers on both replicas, then the stored reply", streamedReply);
   });
 }
 
@@ -332,7 +343,7 @@ async function thresholdTrigger(api: ScenarioApi): Promise<void> {
 }
 
 /** README "Agents at work", propose: the action waits for a person, then runs once. */
-async function approval(api: ScenarioApi, { receiver }: { receiver: WebhookReceiver }): Promise<void> {
+async function approval(api: ScenarioApi, { receiver }: Outside): Promise<void> {
   const agent = await api.post('/api/v1/agents', {
     name: `refunds-${api.run}`,
     kind: 'executor',
@@ -421,4 +432,45 @@ async function publishedEvents(api: ScenarioApi): Promise<void> {
   const decisions = await api.items(`/api/v1/agents/${String(agent.id)}/decisions`, 'B');
   const high = watchers.B.events(channel).find((message) => (message.data as { value: unknown }).value === 95);
   expect(decisions).toEqual([expect.objectContaining({ status: 'decided', input: expect.objectContaining({ kind: 'event', ref: high?.eventId, payload: expect.objectContaining({ type: reading, subject: meter }) }) })]);
+}
+
+/** README "Engines" and "WebSocket": replies to a conversation stream token by token, then the stored reply replaces them. */
+async function streamedReply(api: ScenarioApi, { llm }: Outside): Promise<void> {
+  const chunks = ['Your parcel ', 'left the depot ', 'this morning', '.'];
+  const agent = await api.post('/api/v1/agents', {
+    name: `concierge-${api.run}`,
+    kind: 'communicator',
+    instructions: 'Answer briefly.',
+    engine: { type: 'llm', provider: 'openai-compatible', model: 'test-model', baseUrl: llm.baseUrl },
+    tools: ['reply'],
+  });
+  const conversation = await api.post('/api/v1/conversations', { agentIds: [agent.id] }, 'B');
+  const conversationId = conversation.id as string;
+  const channel = `conversation:${conversationId}`;
+  const watchers = { A: await api.follow('A', channel), B: await api.follow('B', channel) };
+  const modelCallsBefore = llm.completionRequests.length;
+  llm.enqueue({ kind: 'text', text: chunks.join(''), chunks });
+
+  const posted = await api.post(`/api/v1/conversations/${conversationId}/messages`, { content: 'Where is my parcel?' }, 'A');
+  const isToken = (message: ServerMessage): message is TokenMessage => message.type === 'token';
+  for (const replica of ['A', 'B'] as const) {
+    const watcher = watchers[replica];
+    const reply = await api.waitForEvent(watcher, channel, (event) => event.eventType === 'conversation.reply-recorded', `the stored reply on replica ${replica}`);
+    const data = reply.data as Json;
+    expect(data).toMatchObject({ agentId: agent.id, inReplyTo: posted.messageId, content: chunks.join('') });
+    const tokens = watcher.messages.filter(isToken);
+    expect(tokens.map((token) => token.delta)).toEqual(chunks);
+    for (const token of tokens) expect(token).toEqual({ type: 'token', conversationId, messageId: data.messageId, agentId: agent.id, delta: expect.any(String) });
+    // Every token before the stored reply: a client swaps the typed-out text for the message.
+    expect(watcher.messages.lastIndexOf(tokens[tokens.length - 1])).toBeLessThan(watcher.messages.indexOf(reply));
+    const stored = (await api.get(`/api/v1/conversations/${conversationId}?minPosition=${reply.position}`, replica)).messages as Json[];
+    expect(stored.map((message) => [message.messageId, message.content])).toEqual([
+      [posted.messageId, 'Where is my parcel?'],
+      [data.messageId, chunks.join('')],
+    ]);
+  }
+  // One model call for one decision, recorded with the model's answer.
+  expect(llm.completionRequests.length - modelCallsBefore).toBe(1);
+  const decisions = await api.items(`/api/v1/agents/${String(agent.id)}/decisions`, 'B');
+  expect(decisions).toEqual([expect.objectContaining({ status: 'decided', engine: expect.objectContaining({ type: 'llm', model: 'test-model' }), input: expect.objectContaining({ kind: 'message', ref: posted.messageId }) })]);
 }
