@@ -71,6 +71,8 @@ export function userScenarios(name: string, factory: () => Promise<MeridianUnder
     scenario('6. an agent proposes an action, a person approves it on replica B, the action runs once', approval);
     scenario('7. a business system publishes events (standalone: over HTTP; distributed: on the inbound Kafka topic) and redelivers them: stored once, reacted to once, seen live on both replicas', publishedEvents);
     scenario("8. an LLM agent's reply streams as tokens to the conversation's subscribers on both replicas, then the stored reply", streamedReply);
+    scenario('9. the README "orders that do not ship": an absence trigger wakes its agent once for each unshipped order only', absenceTrigger);
+    scenario('10. agents ask each other: a request gets its reply back in the asker\'s mailbox, a broadcast reaches every agent with the tag', agentsAskEachOther);
   });
 }
 
@@ -473,4 +475,125 @@ async function streamedReply(api: ScenarioApi, { llm }: Outside): Promise<void> 
   expect(llm.completionRequests.length - modelCallsBefore).toBe(1);
   const decisions = await api.items(`/api/v1/agents/${String(agent.id)}/decisions`, 'B');
   expect(decisions).toEqual([expect.objectContaining({ status: 'decided', engine: expect.objectContaining({ type: 'llm', model: 'test-model' }), input: expect.objectContaining({ kind: 'message', ref: posted.messageId }) })]);
+}
+
+/** README "Try it: orders that do not ship", with this scenario's own types and subjects. */
+async function absenceTrigger(api: ScenarioApi): Promise<void> {
+  const placed = `shipment-${api.run}.placed`;
+  const shipped = `shipment-${api.run}.shipped`;
+  const escalated = `shipment-${api.run}.escalated`;
+  const agentId = `shipping-watch-${api.run}`;
+  await api.post('/api/v1/agents', {
+    id: agentId,
+    name: 'shipping-watch',
+    kind: 'monitor',
+    tools: ['remember', 'emit-event'],
+    engine: {
+      type: 'rules',
+      rules: [
+        {
+          then: [
+            { action: 'remember', key: 'late-{{task.context.subject}}', value: '{{message.content}}' },
+            { action: 'emit-event', eventType: escalated, subject: '{{task.context.subject}}' },
+          ],
+        },
+      ],
+    },
+  });
+  const trigger = await api.post('/api/v1/triggers', {
+    name: 'unshipped-orders',
+    agentId,
+    condition: { kind: 'absence', first: { type: placed }, then: { type: shipped }, within: 'PT2M' },
+    action: { kind: 'wake-agent', task: 'Order {{subject}} has not shipped' },
+  });
+  const triggerId = trigger.id as string;
+  // Event time ten minutes ago: the two-minute windows are already over, they close at the engine's next tick.
+  const at = new Date(Date.now() - 10 * 60_000).toISOString();
+  const order = (n: number) => `order-${api.run}-${n}`;
+  const event = (id: string, type: string, subject: string) => ({ specversion: '1.0', id: `${api.run}-${id}`, source: 'urn:shop', type, subject, time: at });
+  await api.post('/api/v1/events', [event('p-1', placed, order(1)), event('p-2', placed, order(2)), event('s-2', shipped, order(2))], 'B');
+
+  const firings = await api.eventually('the firing for the unshipped order', async () => {
+    const items = await api.items(`/api/v1/triggers/${triggerId}/firings`, 'A');
+    return items.length > 0 ? items : undefined;
+  });
+  expect(firings.map((firing) => firing.subject)).toEqual([order(1)]);
+  expect(firings[0].matchedEvents).toEqual([expect.objectContaining({ type: placed, subject: order(1) })]);
+
+  // The agent was woken with the task: it remembered it and escalated that order only.
+  const escalations = await api.eventually('the escalation', async () => {
+    const items = await api.items(`/api/v1/events?type=${escalated}`, 'B');
+    return items.length > 0 ? items : undefined;
+  });
+  expect(escalations.map((item) => item.subject)).toEqual([order(1)]);
+  const history = await api.items(`/api/v1/agents/${agentId}/history?limit=100`, 'A');
+  expect(history.filter((item) => item.type === 'agent.memory-updated').map((item) => item.data)).toEqual([
+    expect.objectContaining({ key: `late-${order(1)}`, value: `Order ${order(1)} has not shipped` }),
+  ]);
+  const decisions = await api.items(`/api/v1/agents/${agentId}/decisions`, 'B');
+  expect(decisions).toEqual([expect.objectContaining({ status: 'decided', input: expect.objectContaining({ kind: 'task' }) })]);
+  // Once the engine has evaluated all three events, it still counts exactly one firing.
+  const view = await api.eventually('the engine counted its evaluations', async () => {
+    const body = await api.get(`/api/v1/triggers/${triggerId}`, 'B');
+    const stats = (body.evaluation as { stats?: Json } | null)?.stats;
+    return stats !== undefined && stats.evaluations === 3 && stats.firings === 1 ? body : undefined;
+  });
+  expect(view).toMatchObject({ firingCount: 1 });
+}
+
+/** README "Agents at work", send-message: a request with `replyWithin`, and a broadcast to a tag. */
+async function agentsAskEachOther(api: ScenarioApi): Promise<void> {
+  const ids = { asker: `asker-${api.run}`, expert: `expert-${api.run}`, a: `listener-a-${api.run}`, b: `listener-b-${api.run}`, other: `other-${api.run}` };
+  const team = `team-${api.run}`;
+  await api.post('/api/v1/agents', {
+    id: ids.expert,
+    name: 'expert',
+    kind: 'custom',
+    engine: { type: 'rules', rules: [{ when: { '!!': [{ var: 'input.payload.replyDueAt' }] }, then: [{ action: 'reply', text: 'answer to {{message.content}}' }] }] },
+    tools: ['reply'],
+  });
+  await api.post('/api/v1/agents', {
+    id: ids.asker,
+    name: 'asker',
+    kind: 'custom',
+    tags: [team],
+    engine: {
+      type: 'rules',
+      rules: [
+        { when: { '==': [{ var: 'input.kind' }, 'message'] }, then: [{ action: 'send-message', to: ids.expert, content: 'what is 6x7?', replyWithin: 'PT5M' }, { action: 'send-message', to: `tag:${team}`, content: 'heads up' }] },
+        { when: { '!!': [{ var: 'input.payload.inReplyTo' }] }, then: [{ action: 'remember', key: 'answer', value: '{{message.content}}' }] },
+      ],
+    },
+    tools: ['send-message', 'remember'],
+  });
+  const listener = (id: string, tags: string[]) =>
+    api.post('/api/v1/agents', { id, name: id, kind: 'monitor', tags, engine: { type: 'rules', rules: [{ then: [{ action: 'remember', key: 'heard', value: '{{message.content}} from {{message.from}}' }] }] }, tools: ['remember'] }, 'B');
+  await listener(ids.a, [team]);
+  await listener(ids.b, [team, 'x']);
+  await listener(ids.other, [`elsewhere-${api.run}`]);
+
+  await api.post(`/api/v1/agents/${ids.asker}/messages`, { content: 'go' }, 'B');
+  const memory = async (id: string) =>
+    (await api.items(`/api/v1/agents/${id}/history?limit=200`, 'A')).filter((item) => item.type === 'agent.memory-updated').map((item) => item.data as Json);
+  const answer = await api.eventually('the answer remembered by the asker', async () => {
+    const facts = await memory(ids.asker);
+    return facts.length > 0 ? facts : undefined;
+  });
+  expect(answer).toEqual([expect.objectContaining({ key: 'answer', value: 'answer to what is 6x7?' })]);
+  for (const id of [ids.a, ids.b]) {
+    const heard = await api.eventually(`${id} hearing the broadcast`, async () => {
+      const facts = await memory(id);
+      return facts.length > 0 ? facts : undefined;
+    });
+    expect(heard).toEqual([expect.objectContaining({ key: 'heard', value: `heads up from ${ids.asker}` })]);
+  }
+  expect(await memory(ids.other)).toEqual([]);
+  // The asker decided on the person's message and on the reply; it did not get its own broadcast, though it has the tag.
+  const decisions = await api.eventually('the asker\'s two decisions', async () => {
+    const items = await api.items(`/api/v1/agents/${ids.asker}/decisions`, 'B');
+    return items.length >= 2 ? items : undefined;
+  });
+  expect(decisions.map((decision) => (decision.input as Json).kind)).toEqual(['message', 'agent-message']);
+  // All of it is one chain, started by the person's message.
+  expect(new Set(decisions.map((decision) => decision.correlationId)).size).toBe(1);
 }
