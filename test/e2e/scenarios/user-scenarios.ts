@@ -73,6 +73,9 @@ export function userScenarios(name: string, factory: () => Promise<MeridianUnder
     scenario("8. an LLM agent's reply streams as tokens to the conversation's subscribers on both replicas, then the stored reply", streamedReply);
     scenario('9. the README "orders that do not ship": an absence trigger wakes its agent once for each unshipped order only', absenceTrigger);
     scenario('10. agents ask each other: a request gets its reply back in the asker\'s mailbox, a broadcast reaches every agent with the tag', agentsAskEachOther);
+    scenario('11. a client retries a POST on the other replica with the same Idempotency-Key: the first answer is replayed, the message is posted and answered once', idempotentRetry);
+    scenario('12. a paused agent gets nothing; resumed with replayMissed on the other replica, it decides what it missed, in order, then what comes next', pauseAndResume);
+    scenario('13. an operator rebuilds the agents and conversations projections: the other replica keeps serving, and the rebuilt read models equal the live ones', projectionRebuild);
   });
 }
 
@@ -596,4 +599,140 @@ async function agentsAskEachOther(api: ScenarioApi): Promise<void> {
   expect(decisions.map((decision) => (decision.input as Json).kind)).toEqual(['message', 'agent-message']);
   // All of it is one chain, started by the person's message.
   expect(new Set(decisions.map((decision) => decision.correlationId)).size).toBe(1);
+}
+
+/** README "Idempotency-Key": a retry through another replica (a load balancer's choice) replays the first answer. */
+async function idempotentRetry(api: ScenarioApi): Promise<void> {
+  const definition = {
+    name: `echo-${api.run}`,
+    kind: 'communicator',
+    engine: { type: 'rules', rules: [{ then: [{ action: 'reply', text: 'Echo: {{message.content}}' }] }] },
+    tools: ['reply'],
+  };
+  const send = (path: string, json: unknown, key: string, replica: 'A' | 'B') => api.request(path, { method: 'POST', replica, json, headers: { 'idempotency-key': key } });
+
+  const created = await send('/api/v1/agents', definition, `agent-${api.run}`, 'A');
+  expect(created.status).toBe(201);
+  const agent = (await created.json()) as Json;
+  const replayed = await send('/api/v1/agents', definition, `agent-${api.run}`, 'B');
+  expect(replayed.status).toBe(201);
+  expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+  expect(replayed.headers.get('location')).toBe(created.headers.get('location'));
+  expect(replayed.headers.get('etag')).toBe(created.headers.get('etag'));
+  expect(await replayed.json()).toEqual(agent);
+  const reused = await send('/api/v1/agents', { ...definition, name: `other-${api.run}` }, `agent-${api.run}`, 'B');
+  expect(reused.status).toBe(422);
+  expect(await reused.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+  const agents = await api.items('/api/v1/agents?limit=500', 'B');
+  expect(agents.filter((item) => item.name === definition.name || item.name === `other-${api.run}`).map((item) => item.id)).toEqual([agent.id]);
+
+  const conversation = await api.post('/api/v1/conversations', { agentIds: [agent.id] }, 'A');
+  const path = `/api/v1/conversations/${String(conversation.id)}/messages`;
+  const first = await send(path, { content: 'ping' }, `message-${api.run}`, 'A');
+  expect(first.status).toBe(202);
+  const posted = (await first.json()) as Json;
+  const retried = await send(path, { content: 'ping' }, `message-${api.run}`, 'B');
+  expect(retried.status).toBe(202);
+  expect(retried.headers.get('idempotent-replayed')).toBe('true');
+  expect(await retried.json()).toEqual(posted);
+
+  const messages = await api.eventually('the reply', async () => {
+    const items = (await api.get(`/api/v1/conversations/${String(conversation.id)}`, 'B')).messages as Json[];
+    return items.length >= 2 ? items : undefined;
+  });
+  expect(messages.map((message) => [message.content, message.inReplyTo ?? null])).toEqual([
+    ['ping', null],
+    ['Echo: ping', posted.messageId],
+  ]);
+  const decisions = await api.items(`/api/v1/agents/${String(agent.id)}/decisions`, 'A');
+  expect(decisions).toHaveLength(1);
+}
+
+/** README "Routing": paused agents get nothing; `resume?replayMissed=true` routes what they missed, in order. */
+async function pauseAndResume(api: ScenarioApi): Promise<void> {
+  const type = `ticket-${api.run}.opened`;
+  const agent = await api.post('/api/v1/agents', {
+    name: `triage-${api.run}`,
+    kind: 'monitor',
+    subscriptions: [{ type, filter: { '>=': [{ var: 'data.priority' }, 2] } }],
+    engine: { type: 'rules', rules: [{ then: [{ action: 'remember', key: 'last', value: '{{event.subject}}' }] }] },
+    tools: ['remember'],
+  });
+  const agentId = String(agent.id);
+  const ticket = (n: number, priority: number) => ({ specversion: '1.0', id: `${api.run}-t-${n}`, source: 'urn:desk', type, subject: `ticket-${api.run}-${n}`, data: { priority } });
+  const decidedSubjects = async (replica: 'A' | 'B') =>
+    (await api.items(`/api/v1/agents/${agentId}/decisions?limit=100`, replica)).map((decision) => ((decision.input as Json).payload as Json).subject);
+
+  await api.post('/api/v1/events', [ticket(1, 3)], 'A');
+  await api.eventually('the first decision', async () => ((await decidedSubjects('B')).length === 1 ? true : undefined));
+
+  expect(await api.post(`/api/v1/agents/${agentId}/pause`, undefined, 'A')).toMatchObject({ status: 'paused' });
+  await api.post('/api/v1/events', [ticket(2, 5), ticket(3, 1), ticket(4, 2)], 'B');
+  expect(await api.post(`/api/v1/agents/${agentId}/resume?replayMissed=true`, undefined, 'B')).toMatchObject({ status: 'active' });
+  await api.post('/api/v1/events', [ticket(5, 4)], 'A');
+
+  const subjects = await api.eventually('the missed tickets and the next one decided', async () => {
+    const items = await decidedSubjects('A');
+    return items.length >= 4 ? items : undefined;
+  });
+  expect(subjects).toEqual([1, 2, 4, 5].map((n) => `ticket-${api.run}-${n}`));
+  const memory = (await api.items(`/api/v1/agents/${agentId}/history?limit=200`, 'B')).filter((item) => item.type === 'agent.memory-updated').map((item) => (item.data as Json).value);
+  expect(memory).toEqual([1, 2, 4, 5].map((n) => `ticket-${api.run}-${n}`));
+}
+
+interface ProjectionStatus {
+  readonly name: string;
+  readonly activeVersion: number;
+  readonly checkpoint: number;
+  readonly state: string;
+  readonly rebuild?: unknown;
+}
+
+/** README "Operations": rebuilds run in the background while the live version keeps serving. */
+async function projectionRebuild(api: ScenarioApi): Promise<void> {
+  // Something to rebuild: a conversation with a rules agent, answered.
+  const agent = await api.post('/api/v1/agents', {
+    name: `rebuilt-${api.run}`,
+    kind: 'communicator',
+    engine: { type: 'rules', rules: [{ then: [{ action: 'reply', text: 'Noted: {{message.content}}' }, { action: 'remember', key: 'last', value: '{{message.content}}' }] }] },
+    tools: ['reply', 'remember'],
+  });
+  const conversation = await api.post('/api/v1/conversations', { agentIds: [agent.id], title: 'rebuild me' });
+  await api.post(`/api/v1/conversations/${String(conversation.id)}/messages`, { content: 'first' });
+  await api.post(`/api/v1/conversations/${String(conversation.id)}/messages`, { content: 'second' });
+  const reads = async (replica: 'A' | 'B', minPosition = 0) => ({
+    agent: await api.get(`/api/v1/agents/${String(agent.id)}?minPosition=${minPosition}`, replica),
+    decisions: await api.items(`/api/v1/agents/${String(agent.id)}/decisions?minPosition=${minPosition}`, replica),
+    conversation: await api.get(`/api/v1/conversations/${String(conversation.id)}?minPosition=${minPosition}`, replica),
+  });
+  const live = await api.eventually('both replies and both decisions settled', async () => {
+    const current = await reads('B');
+    const settled = current.decisions.length === 2 && current.decisions.every((decision) => (decision.actions as Json[]).every((action) => action.status === 'succeeded'));
+    return settled && (current.conversation.messages as Json[]).length === 4 ? current : undefined;
+  });
+
+  const status = async (replica: 'A' | 'B') => (await api.items('/api/v1/admin/projections', replica)) as unknown as ProjectionStatus[];
+  const names = ['agents', 'conversations'];
+  const before = await status('A');
+  for (const name of names) {
+    const res = await api.request(`/api/v1/admin/projections/${name}/rebuild`, { method: 'POST', replica: 'A' });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({ targetVersion: (before.find((p) => p.name === name)?.activeVersion ?? 0) + 1 });
+  }
+  // Meanwhile the other replica answers from the live version.
+  expect(await reads('B')).toEqual(live);
+
+  const head = (await api.post('/api/v1/events', [{ specversion: '1.0', id: `${api.run}-mark`, source: 'urn:ops', type: `ops-${api.run}.mark`, subject: `ops-${api.run}` }], 'A')).position as number;
+  const after = await api.eventually('the rebuilt versions active and caught up', async () => {
+    const current = await status('B');
+    const done = names.every((name) => {
+      const projection = current.find((p) => p.name === name);
+      const previous = before.find((p) => p.name === name);
+      return projection !== undefined && previous !== undefined && projection.activeVersion === previous.activeVersion + 1 && projection.rebuild === undefined && projection.checkpoint >= head;
+    });
+    return done ? current : undefined;
+  });
+  for (const name of names) expect(after.find((p) => p.name === name)).toMatchObject({ state: 'live' });
+  expect(await reads('A', head)).toEqual(live);
+  expect(await reads('B', head)).toEqual(live);
 }
