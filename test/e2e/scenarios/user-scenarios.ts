@@ -705,11 +705,16 @@ async function projectionRebuild(api: ScenarioApi): Promise<void> {
     decisions: await api.items(`/api/v1/agents/${String(agent.id)}/decisions?minPosition=${minPosition}`, replica),
     conversation: await api.get(`/api/v1/conversations/${String(conversation.id)}?minPosition=${minPosition}`, replica),
   });
-  const live = await api.eventually('both replies and both decisions settled', async () => {
+  await api.eventually('both replies and both decisions settled', async () => {
     const current = await reads('B');
     const settled = current.decisions.length === 2 && current.decisions.every((decision) => (decision.actions as Json[]).every((action) => action.status === 'succeeded'));
     return settled && (current.conversation.messages as Json[]).length === 4 ? current : undefined;
   });
+  // The live read models, all caught up with a write made after everything settled.
+  const mark = async (n: number) =>
+    (await api.post('/api/v1/events', [{ specversion: '1.0', id: `${api.run}-mark-${n}`, source: 'urn:ops', type: `ops-${api.run}.mark`, subject: `ops-${api.run}` }], 'A')).position as number;
+  const live = await reads('B', await mark(1));
+  expect(live.agent).toMatchObject({ decisionCount: 2 });
 
   const status = async (replica: 'A' | 'B') => (await api.items('/api/v1/admin/projections', replica)) as unknown as ProjectionStatus[];
   const names = ['agents', 'conversations'];
@@ -722,7 +727,7 @@ async function projectionRebuild(api: ScenarioApi): Promise<void> {
   // Meanwhile the other replica answers from the live version.
   expect(await reads('B')).toEqual(live);
 
-  const head = (await api.post('/api/v1/events', [{ specversion: '1.0', id: `${api.run}-mark`, source: 'urn:ops', type: `ops-${api.run}.mark`, subject: `ops-${api.run}` }], 'A')).position as number;
+  const head = await mark(2);
   const after = await api.eventually('the rebuilt versions active and caught up', async () => {
     const current = await status('B');
     const done = names.every((name) => {
