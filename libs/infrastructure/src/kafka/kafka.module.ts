@@ -1,5 +1,5 @@
 import { DynamicModule, Global, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
-import type { Admin, Kafka, Producer } from 'kafkajs';
+import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
 import { PinoLogger } from 'nestjs-pino';
 import { MERIDIAN_CONFIG, type KafkaConfig, type MeridianConfig } from '../config/meridian-config';
 import type { ReadinessCheck } from '../platform/readiness';
@@ -96,8 +96,10 @@ export class KafkaModule {
         {
           provide: KAFKA_PRODUCER,
           useFactory: async (kafka: Kafka): Promise<Producer> => {
-            // Idempotent: a retried send after a lost acknowledgement is not written twice.
-            const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+            // Idempotent: a retried send after a lost acknowledgement is not written twice. The
+            // partitioner is kafkajs' default (Java client compatible: a key lands on the partition
+            // any other client picks for it), named so that kafkajs does not warn at every start.
+            const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
             await producer.connect();
             return producer;
           },
