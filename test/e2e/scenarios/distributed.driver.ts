@@ -13,7 +13,12 @@ export async function distributedUnderTest(name: string, env: Record<string, str
   const deployment = await createDeployment(name, env);
   let gateways: Record<Replica, AppProcess>;
   try {
-    const [, , a] = await Promise.all([deployment.start('projector'), deployment.start('runtime'), deployment.start('gateway')]);
+    // Settled, not raced: when one app fails to start, the others have finished starting (and are
+    // known to the deployment) before it is closed, so no process outlives the suite.
+    const started = await Promise.allSettled([deployment.start('projector'), deployment.start('runtime'), deployment.start('gateway')]);
+    const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    const a = (started[2] as PromiseFulfilledResult<AppProcess>).value;
     // Replica B once A is ready: two gateways starting together on a fresh schema can both run the
     // idempotency store's `create table if not exists` and one dies on PostgreSQL's duplicate type.
     const b = await deployment.start('gateway');
