@@ -283,6 +283,23 @@ async function reconnectOnOtherReplica(api: ScenarioApi): Promise<void> {
   // Both WebSockets together saw every scan once, exactly as the store has them.
   const stored = await api.items(`/api/v1/events?type=${type}&minPosition=${received[received.length - 1].position}`, 'B');
   expect(stored.map((event) => (event.data as { n: number }).n)).toEqual([1, 2, 3, 4, 5, 6]);
+
+  // Again while scans keep coming, through both replicas: the reconnect lands between writes, and
+  // the replay hands over to the live stream without a gap or a duplicate.
+  const resumeFrom = received[received.length - 1].position;
+  await after.close();
+  const writes = (async () => {
+    for (let batch = 0; batch < 20; batch++) {
+      await api.post('/api/v1/events', [scan(7 + batch * 2), scan(8 + batch * 2)], batch % 2 === 0 ? 'A' : 'B');
+    }
+  })();
+  const resumed = await api.follow('B', channel, resumeFrom);
+  await writes;
+  await api.waitForEvent(resumed, channel, (event) => (event.data as { n: number }).n === 46, 'the last scan of the burst on replica B');
+  const burst = resumed.events(channel);
+  expect(numbers(burst)).toEqual(Array.from({ length: 40 }, (_, i) => 7 + i));
+  expect(strictlyIncreasing(burst.map((event) => event.position))).toBe(true);
+  expect(burst[0].position).toBeGreaterThan(resumeFrom);
 }
 
 /** README "Triggers": a burst detector whose emitted event an agent reacts to. */
