@@ -1,10 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { EventMessage, ServerMessage } from '../../../apps/gateway/src/realtime/realtime-protocol';
+import type { OpenAiCompatibleServer } from '../../support/openai-compatible-server';
 import { eventually } from '../support/eventually';
+import type { WebhookReceiver } from '../support/webhook-receiver';
 import { WsTestClient } from '../support/ws-test-client';
 import type { MeridianUnderTest, Replica, RequestOptions } from './meridian-under-test';
 
 export type Json = Record<string, unknown>;
+
+/** Outside services the scenarios' agents call, running in the test process on 127.0.0.1. */
+export interface Outside {
+  readonly receiver: WebhookReceiver;
+  readonly llm: OpenAiCompatibleServer;
+}
+
+/** One user-level scenario: what a person or a system does, and what they then see. */
+export type Scenario = (api: ScenarioApi, outside: Outside) => Promise<void>;
 
 /**
  * Bound on waiting for asynchronous work (an agent deciding, a message crossing Kafka and Redis):
