@@ -1,7 +1,7 @@
 import { AssignerProtocol, Kafka, logLevel, type Admin } from 'kafkajs';
 import { eventually } from './support/eventually';
 import { createDeployment, describeDistributed, KAFKA_BROKERS, type AppProcess, type DistributedDeployment } from './support/distributed-processes';
-import { queryStore, repeated, sleep } from './support/distributed-faults';
+import { queryStore, repeated, sleep, SlowWebhookReceiver } from './support/distributed-faults';
 
 jest.setTimeout(600_000);
 
@@ -154,5 +154,46 @@ describeDistributed()('distributed faults: two runtime replicas, one killed', ()
     }
     const inputs = await queryStore<{ n: string }>(deployment.schema, "select count(*) as n from events where type = 'mailbox.input-enqueued'");
     expect(Number(inputs[0]?.n)).toBe(AGENTS.length * 2 * ROUND);
+  });
+
+  it('a replica that joins while the agents are busy takes a share of the partitions without repeating or reordering any input', async () => {
+    // From now on each input also calls a slow webhook, so the agents are busy for seconds.
+    const receiver = new SlowWebhookReceiver(250);
+    await receiver.start();
+    try {
+      for (const id of AGENTS) {
+        const changed = await deployment.request(gateway, `/api/v1/agents/${id}`, {
+          method: 'PATCH',
+          json: {
+            engine: {
+              type: 'rules',
+              rules: [{ then: [{ action: 'emit-event', eventType: 'tick.seen', subject: id, data: { agent: '{{event.data.agent}}', seq: '{{event.data.seq}}' } }, { action: 'call-webhook', url: receiver.url, body: {} }] }],
+            },
+            tools: ['emit-event', 'call-webhook'],
+          },
+        });
+        expect(changed.status).toBe(200);
+      }
+      const END = 3 * ROUND;
+      await ingestTicks(2 * ROUND, END);
+      await eventually('round 3 under way', async () => (receiver.keys.length > 0 ? true : undefined), { timeoutMs: 120_000, intervalMs: 10 });
+      // The rebalance takes partitions away from the busy replica in the middle of its batches.
+      await deployment.start('runtime', { MERIDIAN_KAFKA_CLIENT_ID: 'replica-c' });
+      const members = await stableMembers(2);
+      const callsAtJoin = receiver.keys.length;
+      expect(callsAtJoin).toBeLessThan(AGENTS.length * ROUND);
+      expect(members.every((member) => member.partitions.length > 0)).toBe(true);
+      expect(members.map((member) => member.clientId)).toContain('replica-c-runtime');
+
+      await eventually('round 3 handled', async () => ((await emittedCount()) >= AGENTS.length * END && receiver.keys.length >= AGENTS.length * ROUND ? true : undefined), { timeoutMs: 180_000, intervalMs: 250 });
+      await sleep(3_000);
+      const all = await emitted();
+      for (const agent of AGENTS) expect({ agent, seqs: all[agent] }).toEqual({ agent, seqs: Array.from({ length: END }, (_, i) => i) });
+      // No replica died: every call was made once.
+      expect(receiver.keys).toHaveLength(AGENTS.length * ROUND);
+      expect(repeated(receiver.keys)).toEqual({});
+    } finally {
+      await receiver.close();
+    }
   });
 });
