@@ -73,6 +73,7 @@ export async function createDeployment(name: string, extraEnv: Record<string, st
     ...extraEnv,
   };
   const apps: AppProcess[] = [];
+  const starting = new Set<ChildProcess>();
 
   const spawnApp = async (app: AppName, port: number, more: Record<string, string>): Promise<AppProcess> => {
     // The same Node options as `npm run start:<app>` (package.json).
@@ -89,7 +90,13 @@ export async function createDeployment(name: string, extraEnv: Record<string, st
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
     const proc: AppProcess = { app, port, baseUrl: `http://127.0.0.1:${port}`, child, output: () => output };
-    await waitReady(proc);
+    // Tracked before it is ready: one that never gets there is still stopped by close().
+    starting.add(child);
+    try {
+      await waitReady(proc);
+    } finally {
+      starting.delete(child);
+    }
     return proc;
   };
 
@@ -121,7 +128,7 @@ export async function createDeployment(name: string, extraEnv: Record<string, st
       return fetch(target.baseUrl + path, { ...rest, headers: h, ...(json !== undefined ? { body: JSON.stringify(json) } : {}) });
     },
     close: async () => {
-      await Promise.all(apps.map((proc) => stopGracefully(proc.child)));
+      await Promise.all([...apps.map((proc) => proc.child), ...starting].map((child) => stopGracefully(child)));
       await drop();
       await deleteTopics(prefix);
     },

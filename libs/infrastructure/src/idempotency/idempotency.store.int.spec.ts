@@ -68,3 +68,21 @@ describePostgres()('IdempotencyStore (postgres)', () => {
     return { dataSource, cleanup: schema.drop };
   });
 });
+
+describePostgres()('IdempotencyStore (postgres start-up)', () => {
+  it('lets several gateway replicas create the table at once (they start together)', async () => {
+    const schema = await createTestSchema('idem_init');
+    const dataSources = await Promise.all(
+      Array.from({ length: 4 }, () => createReadModelDataSource({ type: 'postgres', url: PG_URL, schema: schema.schema }, { synchronize: false })),
+    );
+    try {
+      const stores = dataSources.map((dataSource) => new IdempotencyStore(dataSource, 60));
+      await Promise.all(stores.map((store) => store.init()));
+      expect(await stores[0].claim('scope', 'key-1', 'fp', Date.now())).toEqual({ kind: 'claimed' });
+      expect(await stores[3].claim('scope', 'key-1', 'fp', Date.now())).toEqual({ kind: 'in-progress' });
+    } finally {
+      for (const dataSource of dataSources) await dataSource.destroy();
+      await schema.drop();
+    }
+  });
+});

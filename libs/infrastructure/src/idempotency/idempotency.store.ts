@@ -1,5 +1,5 @@
-import type { DataSource } from 'typeorm';
-import { withReadModelConnection } from '../read-models/read-model-transactions';
+import type { DataSource, EntityManager } from 'typeorm';
+import { inWriteTransaction, withReadModelConnection } from '../read-models/read-model-transactions';
 
 export const IDEMPOTENCY_STORE = Symbol('IdempotencyStore');
 
@@ -40,13 +40,21 @@ export class IdempotencyStore {
     this.table = schema ? `"${schema.replace(/"/g, '""')}".idempotency_records` : 'idempotency_records';
   }
 
+  /**
+   * Creates the table if missing. Gateway replicas starting together on PostgreSQL would collide in
+   * `create table if not exists` (duplicate type): they take turns on a transaction-scoped advisory lock.
+   */
   async init(): Promise<void> {
-    await this.query(
-      `create table if not exists ${this.table} (
-         scope text not null, key text not null, fingerprint text not null,
-         state text not null, status integer, body text, expires_at bigint not null,
-         primary key (scope, key))`,
-    );
+    const create = async (manager: EntityManager) => {
+      if (this.pg) await manager.query(`select pg_advisory_xact_lock(hashtext($1))`, [`meridian-idempotency:${this.table}`]);
+      await manager.query(
+        `create table if not exists ${this.table} (
+           scope text not null, key text not null, fingerprint text not null,
+           state text not null, status integer, body text, expires_at bigint not null,
+           primary key (scope, key))`,
+      );
+    };
+    await (this.pg ? inWriteTransaction(this.dataSource, create) : withReadModelConnection(this.dataSource, create));
   }
 
   /** Claims a key for a new request, or says how the earlier request with the same key stands. */
