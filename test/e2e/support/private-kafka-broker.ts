@@ -32,7 +32,9 @@ export class PrivateKafkaBroker {
       KAFKA_PORT: String(port),
       KAFKA_CONTROLLER_PORT: String(controllerPort),
       KAFKA_CACHE_DIR: dir,
-      KAFKA_LIBS_DIR: process.env.KAFKA_LIBS_DIR ?? join(ROOT, '.cache', 'kafka', 'libs'),
+      // Set explicitly: a KAFKA_DATA_DIR in the environment must not point this broker at the shared one's data.
+      KAFKA_DATA_DIR: join(dir, 'data'),
+      KAFKA_LIBS_DIR: process.env.KAFKA_LIBS_DIR ?? join(process.env.KAFKA_CACHE_DIR ?? join(ROOT, '.cache', 'kafka'), 'libs'),
       KAFKA_HEAP_OPTS: '-Xms128m -Xmx384m',
       KAFKA_START_TIMEOUT: '120',
     };
