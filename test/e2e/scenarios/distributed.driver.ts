@@ -13,15 +13,12 @@ export async function distributedUnderTest(name: string, env: Record<string, str
   const deployment = await createDeployment(name, env);
   let gateways: Record<Replica, AppProcess>;
   try {
-    // Settled, not raced: when one app fails to start, the others have finished starting (and are
-    // known to the deployment) before it is closed, so no process outlives the suite.
-    const started = await Promise.allSettled([deployment.start('projector'), deployment.start('runtime'), deployment.start('gateway')]);
+    // Every app at once, as an orchestrator starts them. Settled, not raced: when one fails to
+    // start, the others have finished starting before the deployment is closed.
+    const started = await Promise.allSettled([deployment.start('projector'), deployment.start('runtime'), deployment.start('gateway'), deployment.start('gateway')]);
     const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
-    const a = (started[2] as PromiseFulfilledResult<AppProcess>).value;
-    // Replica B once A is ready: two gateways starting together on a fresh schema can both run the
-    // idempotency store's `create table if not exists` and one dies on PostgreSQL's duplicate type.
-    const b = await deployment.start('gateway');
+    const [a, b] = started.slice(2).map((result) => (result as PromiseFulfilledResult<AppProcess>).value);
     gateways = { A: a, B: b };
   } catch (error: unknown) {
     await deployment.close();
