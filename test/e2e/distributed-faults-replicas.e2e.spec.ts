@@ -7,6 +7,8 @@ jest.setTimeout(600_000);
 
 const AGENTS = Array.from({ length: 12 }, (_, i) => `seq-${String(i).padStart(2, '0')}`);
 const ROUND = 30;
+/** Round 3 (sequence numbers 60 to 139) is long: the agents are busy while a replica joins. */
+const ROUND3_END = 2 * ROUND + 80;
 
 interface Member {
   readonly clientId: string;
@@ -24,6 +26,8 @@ describeDistributed()('distributed faults: two runtime replicas, one killed', ()
   let gateway: AppProcess;
   const replicas: Record<string, AppProcess> = {};
   let admin: Admin;
+  /** The webhook the agents call from round 3 on (slow: they are busy for seconds). */
+  const receiver = new SlowWebhookReceiver(250);
 
   beforeAll(async () => {
     deployment = await createDeployment('fault_replicas');
@@ -36,6 +40,7 @@ describeDistributed()('distributed faults: two runtime replicas, one killed', ()
     gateway = started[1];
     replicas['replica-a-runtime'] = started[2];
     replicas['replica-b-runtime'] = started[3];
+    await receiver.start();
     admin = new Kafka({ clientId: 'fault-test-admin', brokers: KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
   }, 180_000);
@@ -43,6 +48,7 @@ describeDistributed()('distributed faults: two runtime replicas, one killed', ()
   afterAll(async () => {
     await admin?.disconnect();
     await deployment?.close();
+    await receiver.close();
   }, 60_000);
 
   const mailboxGroup = () => `${deployment.topicPrefix}.runtime.mailbox`;
@@ -158,42 +164,58 @@ describeDistributed()('distributed faults: two runtime replicas, one killed', ()
 
   it('a replica that joins while the agents are busy takes a share of the partitions without repeating or reordering any input', async () => {
     // From now on each input also calls a slow webhook, so the agents are busy for seconds.
-    const receiver = new SlowWebhookReceiver(250);
-    await receiver.start();
-    try {
-      for (const id of AGENTS) {
-        const changed = await deployment.request(gateway, `/api/v1/agents/${id}`, {
-          method: 'PATCH',
-          json: {
-            engine: {
-              type: 'rules',
-              rules: [{ then: [{ action: 'emit-event', eventType: 'tick.seen', subject: id, data: { agent: '{{event.data.agent}}', seq: '{{event.data.seq}}' } }, { action: 'call-webhook', url: receiver.url, body: {} }] }],
-            },
-            tools: ['emit-event', 'call-webhook'],
+    for (const id of AGENTS) {
+      const changed = await deployment.request(gateway, `/api/v1/agents/${id}`, {
+        method: 'PATCH',
+        json: {
+          engine: {
+            type: 'rules',
+            rules: [{ then: [{ action: 'emit-event', eventType: 'tick.seen', subject: id, data: { agent: '{{event.data.agent}}', seq: '{{event.data.seq}}' } }, { action: 'call-webhook', url: receiver.url, body: {} }] }],
           },
-        });
-        expect(changed.status).toBe(200);
-      }
-      const END = 3 * ROUND;
-      await ingestTicks(2 * ROUND, END);
-      await eventually('round 3 under way', async () => (receiver.keys.length > 0 ? true : undefined), { timeoutMs: 120_000, intervalMs: 10 });
-      // The rebalance takes partitions away from the busy replica in the middle of its batches.
-      await deployment.start('runtime', { MERIDIAN_KAFKA_CLIENT_ID: 'replica-c' });
-      const members = await stableMembers(2);
-      const callsAtJoin = receiver.keys.length;
-      expect(callsAtJoin).toBeLessThan(AGENTS.length * ROUND);
-      expect(members.every((member) => member.partitions.length > 0)).toBe(true);
-      expect(members.map((member) => member.clientId)).toContain('replica-c-runtime');
-
-      await eventually('round 3 handled', async () => ((await emittedCount()) >= AGENTS.length * END && receiver.keys.length >= AGENTS.length * ROUND ? true : undefined), { timeoutMs: 180_000, intervalMs: 250 });
-      await sleep(3_000);
-      const all = await emitted();
-      for (const agent of AGENTS) expect({ agent, seqs: all[agent] }).toEqual({ agent, seqs: Array.from({ length: END }, (_, i) => i) });
-      // No replica died: every call was made once.
-      expect(receiver.keys).toHaveLength(AGENTS.length * ROUND);
-      expect(repeated(receiver.keys)).toEqual({});
-    } finally {
-      await receiver.close();
+          tools: ['emit-event', 'call-webhook'],
+        },
+      });
+      expect(changed.status).toBe(200);
     }
+    // A long round: 80 inputs per agent at 250 ms a call keep each agent busy for 20 s.
+    const END = ROUND3_END;
+    await ingestTicks(2 * ROUND, END);
+    await eventually('round 3 under way', async () => (receiver.keys.length > 0 ? true : undefined), { timeoutMs: 120_000, intervalMs: 10 });
+    // The rebalance takes partitions away from the busy replica in the middle of its batches.
+    replicas['replica-c-runtime'] = await deployment.start('runtime', { MERIDIAN_KAFKA_CLIENT_ID: 'replica-c' });
+    expect(receiver.keys.length).toBeLessThan(AGENTS.length * (END - 2 * ROUND));
+    const members = await stableMembers(2);
+    expect(members.every((member) => member.partitions.length > 0)).toBe(true);
+    expect(members.map((member) => member.clientId)).toContain('replica-c-runtime');
+
+    await eventually('round 3 handled', async () => ((await emittedCount()) >= AGENTS.length * END && receiver.keys.length >= AGENTS.length * (END - 2 * ROUND) ? true : undefined), { timeoutMs: 180_000, intervalMs: 250 });
+    await sleep(3_000);
+    const all = await emitted();
+    for (const agent of AGENTS) expect({ agent, seqs: all[agent] }).toEqual({ agent, seqs: Array.from({ length: END }, (_, i) => i) });
+    // No replica died: every call was made once.
+    expect(receiver.keys).toHaveLength(AGENTS.length * (END - 2 * ROUND));
+    expect(repeated(receiver.keys)).toEqual({});
+  });
+
+  it('when the replica that joined is killed, its partitions go back to the replica that still has those agents in memory, and nothing is lost or reordered', async () => {
+    const joined = replicas['replica-c-runtime'] as AppProcess;
+    const [remaining] = (await stableMembers(2)).filter((member) => member.clientId !== 'replica-c-runtime');
+    const callsBefore = receiver.keys.length;
+    const END = ROUND3_END + ROUND;
+    await ingestTicks(ROUND3_END, END);
+    await eventually('round 4 under way', async () => (receiver.keys.length > callsBefore + AGENTS.length ? true : undefined), { timeoutMs: 120_000, intervalMs: 10 });
+    await deployment.kill(joined);
+    expect(receiver.keys.length).toBeLessThan(callsBefore + AGENTS.length * ROUND);
+
+    const after = await stableMembers(1);
+    expect(after.map((member) => [member.clientId, member.partitions])).toEqual([[remaining?.clientId, [0, 1, 2, 3, 4, 5, 6, 7]]]);
+    await eventually('round 4 handled', async () => ((await emittedCount()) >= AGENTS.length * END && new Set(receiver.keys).size >= AGENTS.length * (END - 2 * ROUND) ? true : undefined), { timeoutMs: 180_000, intervalMs: 250 });
+    await sleep(3_000);
+    const all = await emitted();
+    for (const agent of AGENTS) expect({ agent, seqs: all[agent] }).toEqual({ agent, seqs: Array.from({ length: END }, (_, i) => i) });
+    // Every call made; a key twice only for a call in flight on the killed replica (one per agent at most).
+    const round4 = receiver.keys.slice(callsBefore);
+    expect(new Set(receiver.keys).size).toBe(AGENTS.length * (END - 2 * ROUND));
+    expect(round4.length - new Set(round4).size).toBeLessThanOrEqual(AGENTS.length);
   });
 });
