@@ -1,6 +1,6 @@
 import { eventually } from './support/eventually';
 import { createDeployment, describeDistributed, type AppProcess, type DistributedDeployment } from './support/distributed-processes';
-import { listAll, repeated, sleep, storedCount, type Json } from './support/distributed-faults';
+import { InboundProducer, listAll, repeated, sleep, storedCount, structuredCloudEvent, type Json } from './support/distributed-faults';
 import { PrivateKafkaBroker } from './support/private-kafka-broker';
 import { WebhookReceiver } from './support/webhook-receiver';
 
@@ -95,5 +95,65 @@ describeDistributed()('distributed faults: the Kafka broker stopped and started'
     const decisions = await listAll<Json>(deployment, gateway, '/api/v1/agents/notifier/decisions');
     expect(decisions).toHaveLength(120);
     expect(keys.sort()).toEqual(decisions.map((d) => `${String(d.decisionId)}:0`).sort());
+  });
+  it('killed with -9 while events flow in over <prefix>.inbound and HTTP: every acknowledged event is stored and reacted to exactly once', async () => {
+    const ordersBefore = await storedCount(deployment.schema, 'order.placed');
+    const callsBefore = receiver.calls.length;
+    const inbound = `${deployment.topicPrefix}.inbound`;
+    const viaKafka = Array.from({ length: 200 }, (_, i) => ({ id: `k-${i}`, source: 'urn:shop', type: 'order.placed', subject: `korder-${i}`, data: { n: i } }));
+    let producer = await InboundProducer.connect(broker?.brokers ?? '');
+    let sentBatches = 0;
+    // A business system's producer: a batch not acknowledged is sent again (same CloudEvent ids).
+    const producing = (async () => {
+      for (let i = 0; i < viaKafka.length; i += 20) {
+        for (;;) {
+          try {
+            await producer.send(inbound, viaKafka.slice(i, i + 20).map(structuredCloudEvent));
+            break;
+          } catch {
+            await producer.close();
+            await sleep(500);
+            producer = await InboundProducer.connect(broker?.brokers ?? '').catch(() => producer);
+          }
+        }
+        sentBatches += 1;
+        await sleep(100);
+      }
+    })();
+    let httpBatches = 0;
+    const overHttp = (async () => {
+      for (let i = 200; i < 300; i += 10) {
+        await ingest(i, i + 10);
+        httpBatches += 1;
+        await sleep(150);
+      }
+    })();
+
+    await eventually('events flowing', async () => (sentBatches >= 3 && httpBatches >= 2 ? true : undefined), { timeoutMs: 60_000, intervalMs: 10 });
+    await broker?.kill();
+    await sleep(3_000);
+    await broker?.resume();
+    await Promise.all([producing, overHttp]);
+    await producer.close();
+
+    const total = ordersBefore + viaKafka.length + 100;
+    await eventually(
+      'every order stored and reacted to',
+      async () =>
+        (await storedCount(deployment.schema, 'order.placed')) >= total && (await storedCount(deployment.schema, 'order.acked')) >= total && new Set(receiver.calls.map((call) => call.key)).size >= total
+          ? true
+          : undefined,
+      { timeoutMs: 240_000, intervalMs: 500 },
+    );
+    await sleep(3_000);
+    expect(await storedCount(deployment.schema, 'order.placed')).toBe(total);
+    const acked = await listAll<{ data: { order: string } }>(deployment, gateway, '/api/v1/events?type=order.acked');
+    expect(repeated(acked.map((item) => item.data.order))).toEqual({});
+    expect(acked.map((item) => item.data.order).filter((order) => order.startsWith('k-')).sort()).toEqual(viaKafka.map((event) => event.id).sort());
+    expect(acked).toHaveLength(total);
+    // The runtime never died: no call was in doubt, none is repeated.
+    const keys = receiver.calls.slice(callsBefore).map((call) => String(call.key));
+    expect(keys).toHaveLength(total - ordersBefore);
+    expect(repeated(keys)).toEqual({});
   });
 });

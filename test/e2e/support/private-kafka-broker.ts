@@ -6,7 +6,7 @@
  * when they are there). `destroy` stops it and deletes its data, whatever state it is in.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './standalone-process';
@@ -51,6 +51,25 @@ export class PrivateKafkaBroker {
   /** `kafka.sh stop`: a graceful stop (killed after 30 s); the data stays for `resume`. */
   stop(): Promise<string> {
     return this.run('stop');
+  }
+
+  /** `kill -9` of the broker's JVM (the pid in kafka.sh's pid file): no clean shutdown. */
+  async kill(): Promise<void> {
+    const pid = Number(readFileSync(join(this.dir, 'run', 'kafka.pid'), 'utf8').trim());
+    process.kill(pid, 'SIGKILL');
+    // Gone once /proc no longer lists it, or lists it as a zombie waiting for its reaper.
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      let state: string;
+      try {
+        state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').charAt(0);
+      } catch {
+        return;
+      }
+      if (state === 'Z') return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`the broker (pid ${pid}) did not die within 30 s of SIGKILL`);
   }
 
   /** `kafka.sh start` on the same ports and data. */
