@@ -7,7 +7,7 @@ jest.setTimeout(600_000);
 
 const AGENTS = Array.from({ length: 12 }, (_, i) => `seq-${String(i).padStart(2, '0')}`);
 const ROUND = 30;
-/** Round 3 (sequence numbers 60 to 139) is long: the agents are busy while a replica joins. */
+/** Round 3 (sequence numbers 60 to 139) is long: the agents are busy when a replica asks to join. */
 const ROUND3_END = 2 * ROUND + 80;
 
 interface Member {
@@ -177,16 +177,20 @@ describeDistributed()('distributed faults: two runtime replicas, one killed', ()
       });
       expect(changed.status).toBe(200);
     }
-    // A long round: 80 inputs per agent at 250 ms a call keep each agent busy for 20 s.
+    // Round 3 in two parts of 40 inputs per agent; at 250 ms a call the first keeps each agent busy
+    // for 10 s. The new replica asks to join while the first part is being handled: the busy
+    // replica finishes its in-flight batches (their offsets committed) before the group hands
+    // partitions to the newcomer, which then takes its share of the second part.
     const END = ROUND3_END;
-    await ingestTicks(2 * ROUND, END);
+    const MIDDLE = 2 * ROUND + (END - 2 * ROUND) / 2;
+    await ingestTicks(2 * ROUND, MIDDLE);
     await eventually('round 3 under way', async () => (receiver.keys.length > 0 ? true : undefined), { timeoutMs: 120_000, intervalMs: 10 });
-    // The rebalance takes partitions away from the busy replica in the middle of its batches.
+    expect(receiver.keys.length).toBeLessThan(AGENTS.length * (MIDDLE - 2 * ROUND));
     replicas['replica-c-runtime'] = await deployment.start('runtime', { MERIDIAN_KAFKA_CLIENT_ID: 'replica-c' });
-    expect(receiver.keys.length).toBeLessThan(AGENTS.length * (END - 2 * ROUND));
     const members = await stableMembers(2);
     expect(members.every((member) => member.partitions.length > 0)).toBe(true);
     expect(members.map((member) => member.clientId)).toContain('replica-c-runtime');
+    await ingestTicks(MIDDLE, END);
 
     await eventually('round 3 handled', async () => ((await emittedCount()) >= AGENTS.length * END && receiver.keys.length >= AGENTS.length * (END - 2 * ROUND) ? true : undefined), { timeoutMs: 180_000, intervalMs: 250 });
     await sleep(3_000);
