@@ -28,6 +28,7 @@ import { KafkaMailboxHandler } from '@meridian/infrastructure/kafka/kafka-mailbo
 import { kafkaConsumerGroups, type KafkaTopics } from '@meridian/infrastructure/kafka/kafka-topics';
 import { KAFKA_PRODUCER, KAFKA_READINESS, KAFKA_TOPICS, KafkaModule, requireKafka, type KafkaReadiness } from '@meridian/infrastructure/kafka/kafka.module';
 import { MetricsModule } from '@meridian/infrastructure/metrics';
+import { RuntimeMetricsFollower } from '@meridian/infrastructure/metrics/runtime-metrics.follower';
 import { LeaderLock } from '@meridian/infrastructure/platform/leader-lock';
 import { PlatformModule } from '@meridian/infrastructure/platform/platform.module';
 import { READINESS_CHECKS, type ReadinessCheck } from '@meridian/infrastructure/platform/readiness';
@@ -117,7 +118,7 @@ export class RuntimeAppModule {
         PlatformModule.forRoot(config),
         ReadModelsModule.forRoot({ database: config.readModels.kind === 'sqlite' ? { type: 'sqlite', path: config.readModels.path } : { type: 'postgres', url: config.readModels.url, schema: config.readModels.schema } }),
         KafkaModule.forRoot('runtime'),
-        MetricsModule.forRoot({ runtime: true }),
+        MetricsModule.forRoot({ runtime: 'leader' }),
         OperationsHttpModule,
         RuntimeModule.forDistributed({
           providers: [
@@ -187,6 +188,7 @@ export class RuntimeAppModule {
             health: PlatformHealthReporter,
             kafkaRelay: KafkaEventRelay,
             realtimeRelay: RedisRealtimeRelay,
+            metrics: RuntimeMetricsFollower,
             logger: PinoLogger,
           ) =>
             new LeaderLock({
@@ -200,8 +202,12 @@ export class RuntimeAppModule {
                 await deadlines.start();
                 await triggers.start();
                 await health.start();
+                // The runtime's counters (decisions, actions…) come from the event stream: counted
+                // by the leader only, so a sum over the replicas counts each decision once.
+                await metrics.start();
               },
               onReleased: async () => {
+                await metrics.stop();
                 await health.stop();
                 await triggers.stop();
                 await deadlines.stop();
@@ -210,7 +216,7 @@ export class RuntimeAppModule {
                 await kafkaRelay.stop();
               },
             }),
-          inject: [AGENT_ROUTER, RUNTIME_DEADLINES, TRIGGER_ENGINE, PLATFORM_HEALTH_REPORTER, KAFKA_EVENT_RELAY, REDIS_REALTIME_RELAY, PinoLogger],
+          inject: [AGENT_ROUTER, RUNTIME_DEADLINES, TRIGGER_ENGINE, PLATFORM_HEALTH_REPORTER, KAFKA_EVENT_RELAY, REDIS_REALTIME_RELAY, RuntimeMetricsFollower, PinoLogger],
         },
         {
           provide: KAFKA_LAG_GAUGES,

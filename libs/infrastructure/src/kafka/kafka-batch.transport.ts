@@ -93,7 +93,9 @@ export class KafkaBatchTransport extends Server implements CustomTransportStrate
   private async start(subscription: KafkaSubscription): Promise<void> {
     const handler = this.getHandlerByPattern(subscription.pattern);
     if (handler === null) throw new Error(`no @EventPattern('${subscription.pattern}') handler in this app`);
-    const consumer = this.kafka.consumer({ groupId: subscription.groupId, sessionTimeout: this.sessionTimeoutMs, heartbeatInterval: Math.max(500, Math.floor(this.sessionTimeoutMs / 10)), maxWaitTimeInMs: 50 });
+    // A rebalance waits for members' batches in flight (agents' inputs can take a while: LLM calls)
+    // for up to rebalanceTimeout before evicting the member.
+    const consumer = this.kafka.consumer({ groupId: subscription.groupId, rebalanceTimeout: 300_000, sessionTimeout: this.sessionTimeoutMs, heartbeatInterval: Math.max(500, Math.floor(this.sessionTimeoutMs / 10)), maxWaitTimeInMs: 50 });
     this.consumers.push(consumer);
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       this.joined.set(subscription.groupId, true);

@@ -59,9 +59,12 @@ export class MetricsModule {
   /**
    * `runtime: false` leaves out the runtime's metrics derived from the event stream (decisions,
    * tokens, messages…): in the distributed mode only the runtime app reports them, so a Prometheus
-   * summing over every app does not count each decision three times.
+   * summing over every app does not count each decision three times. `runtime: 'leader'` provides
+   * the follower (RuntimeMetricsFollower) without starting it: the runtime app runs it on the
+   * replica holding the leader lock only, so replicas do not each count every decision.
    */
-  static forRoot(options: { runtime: boolean }): DynamicModule {
-    return { module: MetricsModule, providers: [REGISTRY_PROVIDER, ...(options.runtime ? FOLLOWER_PROVIDERS : [])], exports: [METRICS_REGISTRY] };
+  static forRoot(options: { runtime: boolean | 'leader' }): DynamicModule {
+    const runtime = options.runtime === true ? FOLLOWER_PROVIDERS : options.runtime === 'leader' ? [FOLLOWER_PROVIDERS[0] as Provider] : [];
+    return { module: MetricsModule, providers: [REGISTRY_PROVIDER, ...runtime], exports: [METRICS_REGISTRY, ...(options.runtime === 'leader' ? [RuntimeMetricsFollower] : [])] };
   }
 }

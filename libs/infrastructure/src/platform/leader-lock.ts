@@ -66,7 +66,9 @@ export class LeaderLock {
 
   private async attempt(): Promise<void> {
     try {
-      const client = new Client({ connectionString: this.options.url, application_name: `meridian-leader-${this.options.name}` });
+      // TCP keepalive and a query timeout: a connection that dies silently (no FIN from the server)
+      // is noticed within seconds, not when the OS gives up on it.
+      const client = new Client({ connectionString: this.options.url, application_name: `meridian-leader-${this.options.name}`, keepAlive: true, keepAliveInitialDelayMillis: 2_000, query_timeout: 5_000, connectionTimeoutMillis: 5_000 });
       client.on('error', (error) => void this.lost(client, error));
       await client.connect();
       const result = await client.query<{ locked: boolean }>('select pg_try_advisory_lock(hashtext($1)) as locked', [`meridian:${this.options.name}`]);
@@ -102,7 +104,8 @@ export class LeaderLock {
       this.leading = false;
       await this.options.onReleased().catch((error: unknown) => this.options.logger.error({ err: error }, 'singletons did not stop cleanly'));
     }
-    // Closing the session releases the advisory lock.
-    await client?.end().catch(() => undefined);
+    // Closing the session releases the advisory lock. A dead connection may never answer the
+    // goodbye: do not wait on it.
+    if (client !== null) await Promise.race([client.end().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
   }
 }
