@@ -1,7 +1,7 @@
 import { AssignerProtocol, Kafka, logLevel, type Admin } from 'kafkajs';
 import { eventually } from './support/eventually';
 import { createDeployment, describeDistributed, KAFKA_BROKERS, type AppProcess, type DistributedDeployment } from './support/distributed-processes';
-import { queryStore, repeated, sleep, SlowWebhookReceiver } from './support/distributed-faults';
+import { metricSamples, queryStore, repeated, sleep, SlowWebhookReceiver } from './support/distributed-faults';
 
 jest.setTimeout(600_000);
 
@@ -133,6 +133,9 @@ describeDistributed()('distributed faults: two runtime replicas, one killed', ()
     const handledBy = Object.fromEntries(before.map((member) => [member.clientId, member.partitions.reduce((n, p) => n + Math.max(0, committed.get(p) ?? 0), 0)]));
     expect(handledBy['replica-a-runtime']).toBeGreaterThan(0);
     expect(handledBy['replica-b-runtime']).toBeGreaterThan(0);
+    // The runtime's counters come from the leader only: summed over the replicas, each decision counts once.
+    const decided = await Promise.all(Object.values(replicas).map(async (proc) => (await metricSamples(proc, 'meridian_decisions_total'))['{engine="rules",outcome="decided"}'] ?? 0));
+    expect(decided.reduce((sum, n) => sum + n, 0)).toBe(AGENTS.length * ROUND);
 
     // Round 2: the leader is killed while ticks are being ingested and handled.
     const [leaderName] = (await Promise.all(Object.entries(replicas).map(async ([name, proc]) => [name, await leaderOf(proc)] as const))).find(([, leading]) => leading === true) ?? [];
