@@ -39,7 +39,8 @@ export const PLATFORM_HEALTH_REPORTER = Symbol('PlatformHealthReporter');
 export const TRIGGER_ENGINE = Symbol('TriggerEngine');
 export const RUNTIME_CHECKPOINTS = Symbol('RuntimeCheckpoints');
 
-function runtimeLogger(logger: PinoLogger): RuntimeLogger {
+/** The runtime's logging port over the app's structured logger. */
+export function runtimeLogger(logger: PinoLogger): RuntimeLogger {
   return {
     info: (fields, message) => logger.info(fields, message),
     warn: (fields, message) => logger.warn(fields, message),

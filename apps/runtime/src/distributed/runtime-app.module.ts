@@ -44,6 +44,7 @@ import {
   RUNTIME_CHECKPOINTS,
   RUNTIME_DEADLINES,
   RuntimeModule,
+  runtimeLogger,
   TRIGGER_ENGINE,
 } from '../runtime.module';
 import { INBOUND_PATTERN, MAILBOX_PATTERN, RuntimeKafkaController } from './runtime-kafka.controller';
@@ -250,12 +251,4 @@ export class RuntimeAppModule {
       ],
     };
   }
-}
-
-function runtimeLogger(logger: PinoLogger) {
-  return {
-    info: (fields: Record<string, unknown>, message: string) => logger.info(fields, message),
-    warn: (fields: Record<string, unknown>, message: string) => logger.warn(fields, message),
-    error: (fields: Record<string, unknown>, message: string) => logger.error(fields, message),
-  };
 }

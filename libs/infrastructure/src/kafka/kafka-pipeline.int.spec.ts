@@ -50,6 +50,26 @@ async function readAll(kafka: Kafka, topic: string, expected: number): Promise<{
 const cloudEvent = (id: string, extra: Record<string, unknown> = {}) =>
   JSON.stringify({ specversion: '1.0', id, source: 'urn:test', type: 'order.placed', subject: `order-${id}`, data: { n: id }, ...extra });
 
+/** The runtime's inbound path on its own: the batch transport and the inbound handler over `store`. */
+function inboundConsumer(kafka: Kafka, producer: Producer, topics: KafkaTopics, store: EventStore, groupId: string): KafkaBatchTransport {
+  const handler = new KafkaInboundHandler({
+    inbound: new IngestEventsService(store),
+    store,
+    decode: (message) => decodeKafkaCloudEvents(message),
+    deadLetters: new DeadLetterPublisher(producer, topics.dlq),
+    consumerGroup: groupId,
+    tenantId: 'default',
+    maxAttempts: 2,
+    retryBaseDelayMs: 10,
+    logger: silent,
+  });
+  const transport = new KafkaBatchTransport(kafka, [{ pattern: 'inbound', topic: topics.inbound, groupId }], silent, 6_000);
+  transport.addHandler('inbound', async (batch: KafkaPartitionBatch) => handler.handle(batch), true);
+  return transport;
+}
+
+const listening = (transport: KafkaBatchTransport) => new Promise<void>((resolve, reject) => void transport.listen((error) => (error ? reject(error) : resolve())));
+
 describeKafka()('Kafka pipeline (real broker)', () => {
   let kafka: Kafka;
   let admin: Admin;
@@ -138,20 +158,8 @@ describeKafka()('Kafka pipeline (real broker)', () => {
     const store = new InMemoryEventStore();
     const groupId = `inbound-${randomUUID()}`;
     const run = async (expectedStored: number) => {
-      const handler = new KafkaInboundHandler({
-        inbound: new IngestEventsService(store),
-        store,
-        decode: (message) => decodeKafkaCloudEvents(message),
-        deadLetters: new DeadLetterPublisher(producer, topics.dlq),
-        consumerGroup: groupId,
-        tenantId: 'default',
-        maxAttempts: 2,
-        retryBaseDelayMs: 10,
-        logger: silent,
-      });
-      const transport = new KafkaBatchTransport(kafka, [{ pattern: 'inbound', topic: topics.inbound, groupId }], silent, 6_000);
-      transport.addHandler('inbound', async (batch: KafkaPartitionBatch) => handler.handle(batch), true);
-      await new Promise<void>((resolve, reject) => void transport.listen((error) => (error ? reject(error) : resolve())));
+      const transport = inboundConsumer(kafka, producer, topics, store, groupId);
+      await listening(transport);
       try {
         await waitFor('stored events', async () => ((await store.headPosition()) >= expectedStored ? true : undefined));
         await new Promise((resolve) => setTimeout(resolve, 500));
@@ -195,21 +203,9 @@ describeKafka()('Kafka pipeline (real broker)', () => {
       },
     }) as EventStore;
     const groupId = `outage-${randomUUID()}`;
-    const handler = new KafkaInboundHandler({
-      inbound: new IngestEventsService(store),
-      store,
-      decode: (message) => decodeKafkaCloudEvents(message),
-      deadLetters: new DeadLetterPublisher(producer, topics.dlq),
-      consumerGroup: groupId,
-      tenantId: 'default',
-      maxAttempts: 2,
-      retryBaseDelayMs: 10,
-      logger: silent,
-    });
-    const transport = new KafkaBatchTransport(kafka, [{ pattern: 'inbound', topic: topics.inbound, groupId }], silent, 6_000);
-    transport.addHandler('inbound', async (batch: KafkaPartitionBatch) => handler.handle(batch), true);
+    const transport = inboundConsumer(kafka, producer, topics, store, groupId);
     await producer.send({ topic: topics.inbound, acks: -1, messages: [{ key: 'k', value: cloudEvent('9'), headers: { 'content-type': 'application/cloudevents+json' } }] });
-    await new Promise<void>((resolve, reject) => void transport.listen((error) => (error ? reject(error) : resolve())));
+    await listening(transport);
     try {
       await new Promise((resolve) => setTimeout(resolve, 2_000));
       down = false;

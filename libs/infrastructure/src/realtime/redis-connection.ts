@@ -115,3 +115,35 @@ function owned(client: Redis, onError: (error: unknown) => void): HeldRedisConne
     },
   };
 }
+
+/**
+ * One start at a time, as every Redis adapter here needs: concurrent `start()` calls share the
+ * start under way, a failed start may be tried again, and `abandon()` makes a start under way
+ * reject at once (stop during an outage must not wait for Redis).
+ */
+export class SingleStart {
+  private current: Promise<void> | null = null;
+  private abandoning: StartAbandon | null = null;
+
+  run(open: (abandon: StartAbandon) => Promise<void>): Promise<void> {
+    if (!this.current) {
+      const abandon = new StartAbandon();
+      this.abandoning = abandon;
+      const current = open(abandon).catch((error: unknown) => {
+        if (this.current === current) this.current = null;
+        throw error;
+      });
+      this.current = current;
+    }
+    return this.current;
+  }
+
+  /** Abandons the start under way, if any; the returned promise settles once it has. */
+  abandon(): Promise<void> {
+    const current = this.current;
+    this.abandoning?.abandon();
+    this.abandoning = null;
+    this.current = null;
+    return current?.catch(() => undefined) ?? Promise.resolve();
+  }
+}

@@ -1,5 +1,5 @@
 import type { GlobalPosition, RecordedEvent } from '@meridian/domain';
-import { redisChannel, StartAbandon, subscriberConnection, type HeldRedisConnection, type RedisConnectionSource } from './redis-connection';
+import { redisChannel, SingleStart, StartAbandon, subscriberConnection, type HeldRedisConnection, type RedisConnectionSource } from './redis-connection';
 import { decodeRealtimeMessage, type RealtimeBatchMessage } from './redis-realtime.codec';
 import type { RealtimeFeed, RealtimeListenOptions, RealtimeListener } from './realtime-feed.port';
 
@@ -42,8 +42,7 @@ export interface RedisRealtimeFeedOptions {
 export class RedisRealtimeFeed implements RealtimeFeed {
   private readonly listeners = new Map<RealtimeListener, RealtimeListenOptions | undefined>();
   private connection: HeldRedisConnection | null = null;
-  private starting: Promise<void> | null = null;
-  private startAbandon: StartAbandon | null = null;
+  private readonly starting = new SingleStart();
   /** start() has resolved: a later subscription is a re-subscription after a drop. */
   private started = false;
   /** The SUBSCRIBE is confirmed on the current connection (reset when it closes). */
@@ -60,32 +59,21 @@ export class RedisRealtimeFeed implements RealtimeFeed {
 
   /** Subscribes; resolves once Redis has confirmed the subscription. Rejects when it cannot. */
   start(): Promise<void> {
-    if (!this.starting) {
-      const abandon = new StartAbandon();
-      this.startAbandon = abandon;
-      const starting = this.open(abandon).catch((error: unknown) => {
-        if (this.starting === starting) this.starting = null;
-        throw error;
-      });
-      this.starting = starting;
-    }
-    return this.starting;
+    return this.starting.run((abandon) => this.open(abandon));
   }
 
   /** Unsubscribes and forgets every listener. A start still under way fails at once. */
   async stop(): Promise<void> {
-    const { connection, starting } = this;
-    this.startAbandon?.abandon();
-    this.startAbandon = null;
+    const { connection } = this;
+    const started = this.starting.abandon();
     this.connection = null;
-    this.starting = null;
     this.started = false;
     this.subscribed = false;
     this.floor = null;
     this.resync = false;
     this.listeners.clear();
     await connection?.release();
-    await starting?.catch(() => undefined);
+    await started;
   }
 
   listen(listener: RealtimeListener, options?: RealtimeListenOptions): () => void {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EventStore, GlobalPosition, RecordedEvent, Subscription } from '@meridian/domain';
-import { commandConnection, redisChannel, StartAbandon, type HeldRedisConnection, type RedisConnectionSource } from './redis-connection';
+import { commandConnection, redisChannel, SingleStart, StartAbandon, type HeldRedisConnection, type RedisConnectionSource } from './redis-connection';
 import { encodeRealtimeMessage, type RealtimeWireMessage } from './redis-realtime.codec';
 
 export type RedisRealtimeRelayErrorContext = 'publish' | 'encode' | 'subscription' | 'connection';
@@ -32,8 +32,7 @@ export interface RedisRealtimeRelayOptions {
  */
 export class RedisRealtimeRelay {
   private connection: HeldRedisConnection | null = null;
-  private starting: Promise<void> | null = null;
-  private startAbandon: StartAbandon | null = null;
+  private readonly starting = new SingleStart();
   private subscription: Subscription | null = null;
   private relayId = '';
   private published: GlobalPosition | null = null;
@@ -50,16 +49,7 @@ export class RedisRealtimeRelay {
    * published; rejects (leaving the relay stopped) when Redis or the store cannot be reached.
    */
   start(): Promise<void> {
-    if (!this.starting) {
-      const abandon = new StartAbandon();
-      this.startAbandon = abandon;
-      const starting = this.open(abandon).catch((error: unknown) => {
-        if (this.starting === starting) this.starting = null;
-        throw error;
-      });
-      this.starting = starting;
-    }
-    return this.starting;
+    return this.starting.run((abandon) => this.open(abandon));
   }
 
   /**
@@ -67,15 +57,13 @@ export class RedisRealtimeRelay {
    * under way is abandoned (it rejects).
    */
   async stop(): Promise<void> {
-    const { subscription, connection, starting } = this;
-    this.startAbandon?.abandon();
-    this.startAbandon = null;
+    const { subscription, connection } = this;
+    const started = this.starting.abandon();
     this.subscription = null;
     this.connection = null;
-    this.starting = null;
     await subscription?.stop();
     await connection?.release();
-    await starting?.catch(() => undefined);
+    await started;
   }
 
   private async open(abandon: StartAbandon): Promise<void> {

@@ -1,5 +1,5 @@
 import type { ReplyToken, TokenListener, TokenStream } from '@meridian/agents';
-import { commandConnection, redisChannel, StartAbandon, subscriberConnection, untilReady, type HeldRedisConnection, type RedisConnectionSource } from './redis-connection';
+import { commandConnection, redisChannel, SingleStart, StartAbandon, subscriberConnection, untilReady, type HeldRedisConnection, type RedisConnectionSource } from './redis-connection';
 
 export type RedisTokenStreamErrorContext = 'publish' | 'listener' | 'message' | 'connection';
 
@@ -28,8 +28,7 @@ export interface RedisTokenStreamOptions {
 export class RedisTokenStream implements TokenStream {
   private readonly listeners = new Set<TokenListener>();
   private publisher: HeldRedisConnection | null = null;
-  private starting: Promise<void> | null = null;
-  private startAbandon: StartAbandon | null = null;
+  private readonly starting = new SingleStart();
   private subscriber: HeldRedisConnection | null = null;
   private subscription: Promise<void> | null = null;
   private publishFailing = false;
@@ -42,29 +41,19 @@ export class RedisTokenStream implements TokenStream {
 
   /** Opens the publishing connection; resolves once it is ready. publish() drops tokens until then. */
   start(): Promise<void> {
-    if (!this.starting) {
-      const abandon = new StartAbandon();
-      this.startAbandon = abandon;
-      const starting = this.open(abandon).catch((error: unknown) => {
-        if (this.starting === starting) this.starting = null;
-        throw error;
-      });
-      this.starting = starting;
-    }
-    return this.starting;
+    return this.starting.run((abandon) => this.open(abandon));
   }
 
   /** Closes the connections and forgets every listener; a start still under way is abandoned. */
   async stop(): Promise<void> {
     const { publisher, subscriber } = this;
-    this.startAbandon?.abandon();
-    this.startAbandon = null;
+    const started = this.starting.abandon();
     this.publisher = null;
     this.subscriber = null;
-    this.starting = null;
     this.subscription = null;
     this.listeners.clear();
     await Promise.all([publisher?.release(), subscriber?.release()]);
+    await started;
   }
 
   publish(token: ReplyToken): void {
