@@ -2,8 +2,8 @@
  * The distributed mode end to end, next to the transport's own limit (DESIGN.md §9: 10,000
  * events/s with reaction p99 < 100 ms on a 2-core machine).
  *
- *   npm run bench:distributed                     # about 3-4 minutes
- *   npm run bench:distributed -- --quick          # shorter steps, a smaller flat-out peer run
+ *   npm run bench:distributed                     # 2.5-5 minutes (escalation stops at the first rate not kept up)
+ *   npm run bench:distributed -- --quick          # about 1.5 minutes: shorter steps, a smaller flat-out peer run
  *   BENCH_DIST_RATES=2000,4000 BENCH_DIST_STEP_SECONDS=20 npm run bench:distributed
  *   BENCH_DIST_AGENTS=8 npm run bench:distributed          # fewer agents (64 by default)
  *   BENCH_DIST_CPU_PROFILE=1 npm run bench:distributed     # profiles the runtime over the agent steps
@@ -13,7 +13,7 @@
  * a fresh schema, topic prefix and Redis prefix, and the configuration's default partition counts.
  * The benchmark produces CloudEvents to `<prefix>.inbound` (structured mode: `content-type:
  * application/cloudevents+json`, key = subject, value = the JSON event) open loop at each target
- * rate (1k, 2.5k, 5k, 10k events/s by default), and a WebSocket client on the gateway's `/ws` sees
+ * rate (250, 1k, 2.5k, 5k, 10k events/s by default), and a WebSocket client on the gateway's `/ws` sees
  * the answers. Latency runs from the produce request going out to the answer arriving on the
  * socket; no model is in the way (rules agents only).
  *
@@ -56,7 +56,7 @@ import { benchKafka, connectProducer, REACTION_TYPE, SINGLE_AGENT_TYPE, sleep, t
 import { runPeer, type PeerResult, type PeerStep } from './support/distributed-peer';
 import { profileWritten, summarizeCpuProfile, toggleProfiler, type ProfileSummary } from './support/distributed-profile';
 import { ReactionWatcher, SeqTracker } from './support/distributed-reactions';
-import { MeridianContext, runSerialProbe, runStep, waitUntil, type MeridianStep, type SerialProbe } from './support/distributed-steps';
+import { MeridianContext, measureIdle, runSerialProbe, runStep, waitUntil, type IdleMeasure, type MeridianStep, type SerialProbe } from './support/distributed-steps';
 
 function positiveNumber(value: string | undefined, fallback: number): number {
   const n = Number(value);
@@ -70,7 +70,7 @@ function rateList(value: string | undefined, fallback: readonly number[]): numbe
 }
 
 const QUICK = process.argv.includes('--quick');
-const RATES = rateList(process.env.BENCH_DIST_RATES, [1000, 2500, 5000, 10_000]);
+const RATES = rateList(process.env.BENCH_DIST_RATES, [250, 1000, 2500, 5000, 10_000]);
 const STEP_SECONDS = positiveNumber(process.env.BENCH_DIST_STEP_SECONDS, QUICK ? 6 : 15);
 const PEER_STEP_SECONDS = positiveNumber(process.env.BENCH_DIST_PEER_STEP_SECONDS, QUICK ? 3 : 5);
 const FLAT_OUT_EVENTS = Math.round(positiveNumber(process.env.BENCH_DIST_FLATOUT_EVENTS, QUICK ? 50_000 : 150_000));
@@ -82,6 +82,8 @@ const INGEST_STEP_SECONDS = positiveNumber(process.env.BENCH_DIST_INGEST_STEP_SE
  */
 const AGENTS = Math.round(positiveNumber(process.env.BENCH_DIST_AGENTS, 64));
 const SERIAL_PROBE_EVENTS = Math.round(positiveNumber(process.env.BENCH_DIST_SERIAL_EVENTS, QUICK ? 200 : 400));
+/** How long the serial probe waits for the last step's backlog (one agent is timed on an otherwise idle runtime). */
+const PROBE_DRAIN_SECONDS = QUICK ? 30 : 60;
 const DRAIN_SECONDS = positiveNumber(process.env.BENCH_DIST_DRAIN_SECONDS, QUICK ? 10 : 15);
 const CPU_PROFILE = process.env.BENCH_DIST_CPU_PROFILE === '1';
 const PARTITIONS = {
@@ -93,6 +95,7 @@ const PARTITIONS = {
 const FLUSH_MS = 10;
 const MAX_IN_FLIGHT = 32;
 const WARMUP_RATE = 200;
+const IDLE_SECONDS = QUICK ? 3 : 5;
 const WARMUP_SECONDS = 3;
 const STEP_DEADLINE_FACTOR = 1.5;
 const QUIET_CPU_PERCENT = 30;
@@ -104,11 +107,15 @@ const RESULT_FILE = join(__dirname, '..', 'node_modules', '.cache', 'meridian', 
 interface MeridianRun {
   startupMs: number;
   agentsDefinedMs: number;
+  /** The deployment up, agents defined, no events. */
+  idle: IdleMeasure | null;
   warmUp: MeridianStep | null;
   /** The ingest path alone: events no agent subscribes to. */
   readonly ingestSteps: MeridianStep[];
   readonly steps: MeridianStep[];
   serialProbe: SerialProbe | null;
+  /** Reactions of the earlier steps still pending when the serial probe started (0: it ran alone). */
+  serialProbeBacklog: number;
   /** The runtime's CPU profile over the measured steps (BENCH_DIST_CPU_PROFILE=1). */
   profile: ProfileSummary | null;
   unexpectedAnswers: number;
@@ -121,7 +128,8 @@ interface MeridianRun {
 
 const ms = (value: number | null | undefined): string => (value !== null && value !== undefined && Number.isFinite(value) ? value.toFixed(1) : '-');
 const pct = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(0)}%` : '-');
-const ratio = (a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : '-');
+const ratio = (a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(a / b < 0.1 ? 3 : 2)}x` : '-');
+const share = (a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${((a / b) * 100).toFixed(a / b < 0.1 ? 2 : 0)}%` : '-');
 
 async function waitForQuietMachine(bench: BenchDeployment | null): Promise<number> {
   const roles = bench?.roles ?? new Map();
@@ -150,6 +158,7 @@ async function runMeridian(bench: BenchDeployment, pg: Client, producer: Produce
     run.agentsDefinedMs = performance.now() - defineStart;
     await watcher.connect(bench.gateway.baseUrl, bench.deployment.apiKey);
     progress(`Meridian: WebSocket on ${bench.gateway.baseUrl}/ws subscribed to ${watcher.channels.map((c) => `"${c}"`).join(' and ')}`);
+    run.idle = await measureIdle(ctx, IDLE_SECONDS);
     let seq = 0;
     const warm = await runStep(ctx, 'agents', seq, WARMUP_RATE, WARMUP_SECONDS, 'Meridian warm-up');
     seq += warm.planned;
@@ -190,7 +199,9 @@ async function runMeridian(bench: BenchDeployment, pg: Client, producer: Produce
     }
 
     // Let what the last step left drain before one agent is timed alone.
-    await waitUntil(() => reactions.pendingIn(0, seq) === 0, DRAIN_SECONDS * 1000, () => ctx.fatal());
+    progress(`serial probe: waiting for the ${reactions.pendingIn(0, seq)} reactions still pending (at most ${PROBE_DRAIN_SECONDS} s)`);
+    await waitUntil(() => reactions.pendingIn(0, seq) === 0, PROBE_DRAIN_SECONDS * 1000, () => ctx.fatal(), 100);
+    run.serialProbeBacklog = reactions.pendingIn(0, seq);
     await defineAgents(bench, 1, SINGLE_AGENT_TYPE);
     run.serialProbe = await runSerialProbe(ctx, seq, SERIAL_PROBE_EVENTS, SINGLE_AGENT_TYPE);
   } catch (error: unknown) {
@@ -272,7 +283,8 @@ function printReport(out: NodeJS.WritableStream, bench: BenchDeployment, peer: P
     const p = run.serialProbe;
     out.write(
       `one agent alone (${p.events} events at once, ${p.answered} reactions): ${p.decisionsPerSecond.toFixed(0)} decisions/s, ${ms(p.gapP50)} ms between decisions at p50 (${ms(p.gapP99)} at p99): ` +
-        `an agent takes its inputs one at a time, so events for one agent never go faster than that, and ${formatRate(TARGET_RATE)}/s needs at least ${Math.ceil(TARGET_RATE / p.decisionsPerSecond)} agents deciding in parallel\n`,
+        `an agent takes its inputs one at a time, so events for one agent never go faster than that, and ${formatRate(TARGET_RATE)}/s needs at least ${Math.ceil(TARGET_RATE / p.decisionsPerSecond)} agents deciding in parallel` +
+        `${run.serialProbeBacklog > 0 ? ` (measured while ${run.serialProbeBacklog} earlier reactions were still pending: slower than alone)` : ''}\n`,
     );
   }
   if (run.failure) out.write(`MERIDIAN FAILED: ${run.failure}\n`);
@@ -322,12 +334,26 @@ function printReport(out: NodeJS.WritableStream, bench: BenchDeployment, peer: P
     }
   }
 
+  if (all.length > 0) {
+    out.write('\nPostgreSQL work per answer, from the start of each step until drained (pg_stat_database: the whole database, other clients included)\n\n');
+    const per = (value: number, step: MeridianStep) => (value / Math.max(1, step.answered)).toFixed(1);
+    out.write(
+      table(
+        ['step', 'transactions/answer', 'rows scanned/answer', 'rows fetched/answer', 'rows inserted/answer', 'events stored/answer'],
+        all.map((s) => [`@ ${label(s)}/s`, per(s.database.commits, s), per(s.database.rowsScanned, s), per(s.database.rowsFetched, s), per(s.database.rowsInserted, s), s.stages ? per(s.stages.eventsWritten, s) : '-']),
+      ) + '\n',
+    );
+  }
+
   out.write(`\nCPU while sending (% of one core; this machine has ${cpus().length} cores = ${cpus().length * 100}%), and per answer from the start of a step until drained\n\n`);
   out.write(
     table(
       ['run', 'runtime', 'gateway', 'projector', 'postgres', 'kafka', 'redis', 'bench', 'others', 'machine', 'runtime CPU ms/answer', 'machine CPU ms/answer', 'syscalls/answer: runtime', 'projector'],
       [
         ...peer.steps.map((s) => [`peer @ ${formatRate(s.targetRate)}/s`, '-', '-', '-', pct(s.cpu.percent.postgres), pct(s.cpu.percent.kafka), pct(s.cpu.percent.redis), `${pct(s.cpu.percent.bench)} + ${pct(s.cpu.percent.consumer)} consumer`, pct(s.cpu.othersPercent), pct(s.cpu.machinePercent), '-', '-', '-', '-']),
+        ...(run.idle
+          ? [[`Meridian idle (${run.idle.seconds} s, no events)`, ...cpuCells(run.idle.cpu), '-', '-', '-', '-']]
+          : []),
         ...all.map((s) => [
           `Meridian @ ${label(s)}/s`,
           ...cpuCells(s.cpuSending),
@@ -340,6 +366,14 @@ function printReport(out: NodeJS.WritableStream, bench: BenchDeployment, peer: P
     ) + '\n',
   );
   out.write('"machine CPU ms/answer": every process of the deployment (apps, PostgreSQL, Kafka, Redis, the bench) per answer; "others" (not the deployment) left out\n');
+  if (run.idle) {
+    const statements = run.idle.pgActivity.statements;
+    const total = statements.reduce((sum, st) => sum + st.seen, 0);
+    out.write(
+      `idle deployment: ${run.idle.transactionsPerSecond.toFixed(0)} PostgreSQL transactions/s and ${formatRate(run.idle.rowsScannedPerSecond)} rows scanned/s with no events at all; ` +
+        `its statements: ${statements.slice(0, 5).map((st) => `${st.what} ${pct((st.seen / Math.max(1, total)) * 100)}`).join(', ') || 'none seen'}\n`,
+    );
+  }
 
   // Side by side at the same target rates.
   const peerAt = (rate: number): PeerStep | undefined => peer.steps.find((s) => s.targetRate === rate);
@@ -371,10 +405,25 @@ function printReport(out: NodeJS.WritableStream, bench: BenchDeployment, peer: P
   const sustainedIngest = [...run.ingestSteps].reverse().find((s) => s.keptUp);
   const best = run.steps.reduce<MeridianStep | undefined>((a, s) => (a === undefined || s.visiblePerSecond > a.visiblePerSecond ? s : a), undefined);
   const rawMax = peer.flatOut?.consumedPerSecond ?? Number.NaN;
+  out.write('\n');
   out.write(
-    `raw kafkajs flat out: ${formatRate(rawMax)} events/s. Meridian sustained with agents: ${sustained ? `${formatRate(sustained.visiblePerSecond)} events/s (kept up at ${formatRate(sustained.targetRate)}/s; ${ratio(sustained.visiblePerSecond, rawMax)} of raw)` : 'no step kept up'}` +
-      `${best && best !== sustained ? `; best seen ${formatRate(best.visiblePerSecond)} reactions/s at ${formatRate(best.targetRate)}/s, not sustained (${ratio(best.visiblePerSecond, rawMax)} of raw)` : ''}. ` +
-      `Ingest path alone: ${sustainedIngest ? `${formatRate(sustainedIngest.visiblePerSecond)} events/s sustained (at ${formatRate(sustainedIngest.targetRate)}/s; ${ratio(sustainedIngest.visiblePerSecond, rawMax)} of raw)` : 'no step kept up'}\n`,
+    table(
+      ['throughput', 'events/s', 'vs raw flat out'],
+      [
+        ['raw kafkajs, flat out (the transport)', formatRate(rawMax), '100%'],
+        [
+          `Meridian, ingest path alone, sustained`,
+          sustainedIngest ? `${formatRate(sustainedIngest.visiblePerSecond)} (kept up at ${formatRate(sustainedIngest.targetRate)}/s)` : 'no step kept up',
+          sustainedIngest ? `${share(sustainedIngest.visiblePerSecond, rawMax)} (${ratio(sustainedIngest.visiblePerSecond, rawMax)})` : '-',
+        ],
+        [
+          `Meridian with ${AGENTS} rules agents, sustained`,
+          sustained ? `${formatRate(sustained.visiblePerSecond)} (kept up at ${formatRate(sustained.targetRate)}/s)` : 'no step kept up',
+          sustained ? `${share(sustained.visiblePerSecond, rawMax)} (${ratio(sustained.visiblePerSecond, rawMax)})` : '-',
+        ],
+        ...(best && best !== sustained ? [[`Meridian with agents, best seen (not sustained, @ ${formatRate(best.targetRate)}/s)`, formatRate(best.visiblePerSecond), share(best.visiblePerSecond, rawMax)]] : []),
+      ],
+    ) + '\n',
   );
 
   const atTarget = run.steps.find((s) => s.targetRate === TARGET_RATE);
@@ -435,7 +484,7 @@ async function main(): Promise<void> {
   }
 
   const profileDir = CPU_PROFILE ? mkdtempSync(join(tmpdir(), 'meridian-bench-distributed-prof-')) : null;
-  const run: MeridianRun = { startupMs: 0, agentsDefinedMs: 0, warmUp: null, ingestSteps: [], steps: [], serialProbe: null, profile: null, unexpectedAnswers: 0, lateAnswers: { reactions: 0, ingested: 0 }, socketErrors: [], appLog: {}, failure: null };
+  const run: MeridianRun = { startupMs: 0, agentsDefinedMs: 0, idle: null, warmUp: null, ingestSteps: [], steps: [], serialProbe: null, serialProbeBacklog: 0, profile: null, unexpectedAnswers: 0, lateAnswers: { reactions: 0, ingested: 0 }, socketErrors: [], appLog: {}, failure: null };
   let peer: PeerResult = { steps: [], flatOut: null, failure: 'not run' };
   let producer: Producer | null = null;
   let pg: Client | null = null;

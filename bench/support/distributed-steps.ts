@@ -61,6 +61,8 @@ export interface MeridianStep {
   readonly cpuTotal: CpuUsage;
   /** The apps' PostgreSQL sessions while the step ran (until drained). */
   readonly pgActivity: ActivitySummary;
+  /** pg_stat_database over the step (until drained): the whole database, so any other client shows too. */
+  readonly database: DatabaseCounters;
   readonly keptUp: boolean;
   readonly verdict: string;
 }
@@ -92,6 +94,23 @@ export class MeridianContext {
   }
 }
 
+export interface DatabaseCounters {
+  /** Transactions committed: every statement outside a transaction block is one. */
+  readonly commits: number;
+  /** Rows read by scans, rows returned to clients. */
+  readonly rowsScanned: number;
+  readonly rowsFetched: number;
+  readonly rowsInserted: number;
+}
+
+async function databaseCounters(pg: Client): Promise<DatabaseCounters> {
+  const { rows } = await pg.query<{ commits: string; scanned: string; fetched: string; inserted: string }>(
+    `select xact_commit as commits, tup_returned as scanned, tup_fetched as fetched, tup_inserted as inserted from pg_stat_database where datname = current_database()`,
+  );
+  const row = rows[0];
+  return { commits: Number(row?.commits ?? 0), rowsScanned: Number(row?.scanned ?? 0), rowsFetched: Number(row?.fetched ?? 0), rowsInserted: Number(row?.inserted ?? 0) };
+}
+
 const ms = (value: number | null | undefined): string => (value !== null && value !== undefined && Number.isFinite(value) ? value.toFixed(1) : '-');
 const pct = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(0)}%` : '-');
 
@@ -107,8 +126,21 @@ export async function waitUntil(done: () => boolean | Promise<boolean>, limitMs:
   return (await done()) ? performance.now() - start : null;
 }
 
+/**
+ * ANALYZE of every table of the schema. The deployment's tables are minutes old; autovacuum has
+ * not analysed them yet, and without statistics PostgreSQL plans a filtered subscription read
+ * (`position > $1 and type = any(...) order by position limit n`) as a bitmap scan of every row
+ * past the checkpoint plus a sort, instead of walking the primary key: ten times the work for a
+ * subscription 40,000 events behind. A long-lived table has statistics; each step starts with them.
+ */
+async function analyzeSchema(pg: Client, schema: string): Promise<void> {
+  const { rows } = await pg.query<{ name: string }>(`select tablename as name from pg_tables where schemaname = $1`, [schema]);
+  for (const { name } of rows) await pg.query(`analyze "${schema}"."${name.replace(/"/g, '""')}"`);
+}
+
 export async function runStep(ctx: MeridianContext, kind: StepKind, fromSeq: number, rate: number, seconds: number, label: string): Promise<MeridianStep> {
   const planned = Math.max(1, Math.round(rate * seconds));
+  await analyzeSchema(ctx.pg, ctx.bench.deployment.schema);
   progress(`${label}: ${planned} events at ${formatRate(rate)}/s to ${ctx.topic}`);
   const headBefore = await headPosition(ctx.pg, ctx.bench.deployment.schema);
   const activity = new PgActivitySampler(ctx.pg, ctx.bench.roles);
@@ -136,6 +168,7 @@ async function measureStep(
   const tracker = kind === 'agents' ? ctx.reactions : ctx.unrouted;
   const schema = ctx.bench.deployment.schema;
   const counter = new StoredCounter(ctx.pg, schema, headBefore, type);
+  const databaseStart = await databaseCounters(ctx.pg);
   const cpuStart = cpuSnapshot(ctx.bench.roles);
   const answeredBefore = tracker.answered;
   const sent = await produceOpenLoop({
@@ -144,7 +177,8 @@ async function measureStep(
     rate,
     events: planned,
     firstSeq: fromSeq,
-    build: (seq, at) => eventMessage(ctx.runId, seq, settings.shards, at, type),
+    // Ids are deduplicated by (source, id) on ingest: each kind numbers its events in its own id space.
+    build: (seq, at) => eventMessage(kind === 'agents' ? ctx.runId : `${ctx.runId}-unrouted`, seq, settings.shards, at, type),
     flushMs: settings.flushMs,
     maxInFlight: settings.maxInFlight,
     deadlineMs: seconds * 1000 * settings.deadlineFactor + 1000,
@@ -167,6 +201,13 @@ async function measureStep(
   const drainMs = await waitUntil(() => tracker.pendingIn(fromSeq, toSeq) === 0, settings.drainSeconds * 1000, () => ctx.fatal());
   const cpuTotal = cpuBetween(cpuStart, cpuSnapshot(ctx.bench.roles));
   const pgActivity = await activity.stop();
+  const databaseEnd = await databaseCounters(ctx.pg);
+  const database: DatabaseCounters = {
+    commits: databaseEnd.commits - databaseStart.commits,
+    rowsScanned: databaseEnd.rowsScanned - databaseStart.rowsScanned,
+    rowsFetched: databaseEnd.rowsFetched - databaseStart.rowsFetched,
+    rowsInserted: databaseEnd.rowsInserted - databaseStart.rowsInserted,
+  };
   const sendEnd = sent.sendEndedAt;
   const projectedAfter = await waitUntil(async () => (await projectionLag(ctx.bench)) === 0, Math.max(3000, settings.drainSeconds * 1000 - (wallNow() - sendEnd)), () => ctx.fatal(), 100);
   const projectedMs = projectedAfter === null ? null : wallNow() - sendEnd;
@@ -207,6 +248,7 @@ async function measureStep(
     cpuSending,
     cpuTotal,
     pgActivity,
+    database,
     keptUp,
     verdict: keptUp ? 'kept up' : reasons.join('; '),
   };
@@ -271,4 +313,38 @@ export async function runSerialProbe(ctx: MeridianContext, fromSeq: number, even
       `(${ms(probe.gapP50)} ms between decisions at p50, ${ms(probe.gapP99)} at p99); last reaction ${ms(probe.lastMs)} ms after sending`,
   );
   return probe;
+}
+
+export interface IdleMeasure {
+  readonly seconds: number;
+  readonly cpu: CpuUsage;
+  readonly transactionsPerSecond: number;
+  readonly rowsScannedPerSecond: number;
+  readonly pgActivity: ActivitySummary;
+}
+
+/** The deployment with nothing to do: what it costs just to be up (polls, heartbeats, timers). */
+export async function measureIdle(ctx: MeridianContext, seconds: number): Promise<IdleMeasure> {
+  await analyzeSchema(ctx.pg, ctx.bench.deployment.schema);
+  const activity = new PgActivitySampler(ctx.pg, ctx.bench.roles);
+  activity.start();
+  const databaseStart = await databaseCounters(ctx.pg);
+  const cpuStart = cpuSnapshot(ctx.bench.roles);
+  await sleep(seconds * 1000);
+  const cpu = cpuBetween(cpuStart, cpuSnapshot(ctx.bench.roles));
+  const databaseEnd = await databaseCounters(ctx.pg);
+  const pgActivity = await activity.stop();
+  const idle: IdleMeasure = {
+    seconds,
+    cpu,
+    transactionsPerSecond: (databaseEnd.commits - databaseStart.commits) / seconds,
+    rowsScannedPerSecond: (databaseEnd.rowsScanned - databaseStart.rowsScanned) / seconds,
+    pgActivity,
+  };
+  const c = cpu.percent;
+  progress(
+    `idle deployment (${seconds} s, no events): CPU runtime ${pct(c.runtime)} gateway ${pct(c.gateway)} projector ${pct(c.projector)} postgres ${pct(c.postgres)} kafka ${pct(c.kafka)} redis ${pct(c.redis)}; ` +
+      `${idle.transactionsPerSecond.toFixed(0)} PostgreSQL transactions/s (whole database)`,
+  );
+  return idle;
 }
