@@ -114,45 +114,55 @@ export class AgentRuntime {
    * `agentId` runs: a closed conversation cancels only that agent's proposals.
    */
   dispatch(event: RecordedEvent, agentId: string, done: () => void): void {
+    // Only reading a closed conversation's proposals can fail, before anything is handed over:
+    // try again, the Kafka batch waits for `done`.
+    const attempt = (): void =>
+      void this.route(event, agentId, done).catch((error: unknown) => {
+        this.logger.error({ err: error, eventId: event.eventId }, 'proposals of a closed conversation not read; retrying');
+        setTimeout(attempt, this.options.retryDelayMs ?? 1_000).unref();
+      });
+    attempt();
+  }
+
+  /**
+   * Hands what `event` asks of agents to their workers — of every agent, or of `onlyAgent` — and
+   * calls `done` once they have processed it (at once when it asks nothing). Resolves when it is
+   * handed over, so that events are handed over in order.
+   */
+  private async route(event: RecordedEvent, onlyAgent: string | null, done: () => void): Promise<void> {
     const parsed = parseStreamName(event.streamName);
     if (parsed === null) return done();
+    const concerns = (agentId: string) => onlyAgent === null || onlyAgent === agentId;
     if (parsed.category === 'mailbox' && event.type === 'mailbox.input-enqueued') {
-      if (parsed.id !== agentId) return done();
+      if (!concerns(parsed.id)) return done();
       const data = event.data as MailboxInputEnqueued['data'];
-      this.worker(parsed.tenantId, agentId).enqueue({ eventId: event.eventId, revision: event.revision, position: event.position, input: data.input, metadata: event.metadata }, done);
+      this.worker(parsed.tenantId, parsed.id).enqueue({ eventId: event.eventId, revision: event.revision, position: event.position, input: data.input, metadata: event.metadata }, done);
       return;
     }
     if (parsed.category === 'agent') {
-      if (parsed.id !== agentId) return done();
-      if (event.type === 'agent.resumed') this.worker(parsed.tenantId, agentId).invalidate();
-      else this.workers.get(workerKey(parsed.tenantId, agentId))?.invalidate();
+      if (concerns(parsed.id)) {
+        // A resumed agent reads its mailbox again, worker or not (after a restart there may be none yet).
+        if (event.type === 'agent.resumed') this.worker(parsed.tenantId, parsed.id).invalidate();
+        else this.workers.get(workerKey(parsed.tenantId, parsed.id))?.invalidate();
+      }
       return done();
     }
-    if (parsed.category === 'conversation') {
-      if (event.type === 'conversation.closed') {
-        void this.proposalsCancelledBy(event)
-          .then((proposals) => {
-            const mine = proposals.filter((proposal) => proposal.agentId === agentId);
-            if (mine.length === 0) return done();
-            let left = mine.length;
-            for (const { item } of mine) {
-              this.worker(parsed.tenantId, agentId).enqueueApproval(item, () => {
-                left -= 1;
-                if (left === 0) done();
-              });
-            }
-          })
-          .catch((error: unknown) => {
-            this.logger.error({ err: error, eventId: event.eventId }, 'proposals of a closed conversation not read; left for redelivery');
-          });
-        return;
+    if (parsed.category === 'conversation' && event.type === 'conversation.closed') {
+      const proposals = (await this.proposalsCancelledBy(event)).filter((proposal) => concerns(proposal.agentId));
+      if (proposals.length === 0) return done();
+      // One event, several items: it is done once they all are.
+      let left = proposals.length;
+      for (const { agentId, item } of proposals) {
+        this.worker(parsed.tenantId, agentId).enqueueApproval(item, () => {
+          left -= 1;
+          if (left === 0) done();
+        });
       }
-      const approval = approvalOutcome(event);
-      if (approval === null || approval.agentId !== agentId) return done();
-      this.worker(parsed.tenantId, agentId).enqueueApproval(approval.item, done);
       return;
     }
-    done();
+    const approval = parsed.category === 'conversation' ? approvalOutcome(event) : null;
+    if (approval === null || !concerns(approval.agentId)) return done();
+    this.worker(parsed.tenantId, approval.agentId).enqueueApproval(approval.item, done);
   }
 
   /** Highest position handed to workers. */
@@ -239,46 +249,19 @@ export class AgentRuntime {
   private async handle(events: readonly RecordedEvent[]): Promise<void> {
     for (const event of events) {
       if (event.position <= this.delivered) continue;
-      const parsed = parseStreamName(event.streamName);
-      if (parsed === null) continue;
-      if (parsed.category === 'mailbox' && event.type === 'mailbox.input-enqueued') {
-        const data = event.data as MailboxInputEnqueued['data'];
-        const done = this.track(event.position);
-        this.worker(parsed.tenantId, parsed.id).enqueue(
-          { eventId: event.eventId, revision: event.revision, position: event.position, input: data.input, metadata: event.metadata },
-          done,
-        );
-      } else if (parsed.category === 'agent') {
-        // A resumed agent reads its mailbox again, worker or not (after a restart there may be none yet).
-        if (event.type === 'agent.resumed') this.worker(parsed.tenantId, parsed.id).invalidate();
-        else this.workers.get(workerKey(parsed.tenantId, parsed.id))?.invalidate();
-      } else if (parsed.category === 'conversation') {
-        if (event.type === 'conversation.closed') await this.cancelApprovals(event, parsed.tenantId);
-        const approval = approvalOutcome(event);
-        if (approval !== null) {
-          const done = this.track(event.position);
-          this.worker(parsed.tenantId, approval.agentId).enqueueApproval(approval.item, done);
-        }
+      const done = this.track(event.position);
+      try {
+        await this.route(event, null, done);
+      } catch (error) {
+        // Not handed over: the subscription delivers the batch again from here.
+        done();
+        throw error;
       }
       this.delivered = event.position;
     }
     // Back-pressure: the store keeps what the workers have not taken yet.
     while (this.inFlight.size >= this.maxInFlight && this.subscription !== null) {
       await new Promise<void>((resolve) => this.capacityWaiters.push(resolve));
-    }
-  }
-
-  private async cancelApprovals(event: RecordedEvent, tenantId: string): Promise<void> {
-    const proposals = await this.proposalsCancelledBy(event);
-    if (proposals.length === 0) return;
-    // One position, several items: it is done once they all are.
-    const done = this.track(event.position);
-    let left = proposals.length;
-    for (const { agentId, item } of proposals) {
-      this.worker(tenantId, agentId).enqueueApproval(item, () => {
-        left -= 1;
-        if (left === 0) done();
-      });
     }
   }
 
