@@ -1,6 +1,6 @@
 import { eventually } from './support/eventually';
 import { createDeployment, describeDistributed, type AppProcess, type DistributedDeployment } from './support/distributed-processes';
-import { queryStore, repeated, sleep } from './support/distributed-faults';
+import { createTickAgents, queryStore, repeated, sleep } from './support/distributed-faults';
 
 jest.setTimeout(600_000);
 
@@ -58,21 +58,7 @@ describeDistributed()('distributed faults: the leader lock connection cut under 
 
   it('a new leader takes over each time, and every input is routed, decided and reacted to once, in order', async () => {
     await eventually('one leader', async () => ((await leaders()) === 1 ? true : undefined), { timeoutMs: 60_000, intervalMs: 250 });
-    for (const id of AGENTS) {
-      const created = await deployment.request(gateway, '/api/v1/agents', {
-        method: 'POST',
-        json: {
-          id,
-          name: id,
-          kind: 'monitor',
-          subscriptions: [{ type: 'tick', filter: { '==': [{ var: 'data.agent' }, id] } }],
-          mailboxPolicy: 'queue',
-          engine: { type: 'rules', rules: [{ then: [{ action: 'emit-event', eventType: 'tick.seen', subject: id, data: { agent: '{{event.data.agent}}', seq: '{{event.data.seq}}' } }] }] },
-          tools: ['emit-event'],
-        },
-      });
-      expect(created.status).toBe(201);
-    }
+    await createTickAgents(deployment, gateway, AGENTS);
 
     // Ticks keep coming while the leader's lock connection is cut three times.
     let sent = 0;

@@ -1,7 +1,7 @@
 import { AssignerProtocol, Kafka, logLevel, type Admin } from 'kafkajs';
 import { eventually } from './support/eventually';
 import { createDeployment, describeDistributed, KAFKA_BROKERS, type AppProcess, type DistributedDeployment } from './support/distributed-processes';
-import { metricSamples, queryStore, repeated, sleep, SlowWebhookReceiver } from './support/distributed-faults';
+import { createTickAgents, metricSamples, queryStore, repeated, sleep, SlowWebhookReceiver } from './support/distributed-faults';
 
 jest.setTimeout(600_000);
 
@@ -104,21 +104,7 @@ describeDistributed()('distributed faults: two runtime replicas, one killed', ()
     const leaders = await Promise.all(Object.values(replicas).map(leaderOf));
     expect(leaders.filter((leading) => leading === true)).toHaveLength(1);
 
-    for (const id of AGENTS) {
-      const created = await deployment.request(gateway, '/api/v1/agents', {
-        method: 'POST',
-        json: {
-          id,
-          name: id,
-          kind: 'monitor',
-          subscriptions: [{ type: 'tick', filter: { '==': [{ var: 'data.agent' }, id] } }],
-          mailboxPolicy: 'queue',
-          engine: { type: 'rules', rules: [{ then: [{ action: 'emit-event', eventType: 'tick.seen', subject: id, data: { agent: '{{event.data.agent}}', seq: '{{event.data.seq}}' } }] }] },
-          tools: ['emit-event'],
-        },
-      });
-      expect(created.status).toBe(201);
-    }
+    await createTickAgents(deployment, gateway, AGENTS);
 
     // Round 1, both replicas up.
     await ingestTicks(0, ROUND);

@@ -127,4 +127,26 @@ export class SlowWebhookReceiver {
   }
 }
 
+/**
+ * Agents that each take the `tick` events carrying their id and emit `tick.seen` with the tick's
+ * agent and sequence number, one input at a time: what the order checks of the fault tests read.
+ */
+export async function createTickAgents(deployment: DistributedDeployment, gateway: AppProcess, ids: readonly string[]): Promise<void> {
+  for (const id of ids) {
+    const created = await deployment.request(gateway, '/api/v1/agents', {
+      method: 'POST',
+      json: {
+        id,
+        name: id,
+        kind: 'monitor',
+        subscriptions: [{ type: 'tick', filter: { '==': [{ var: 'data.agent' }, id] } }],
+        mailboxPolicy: 'queue',
+        engine: { type: 'rules', rules: [{ then: [{ action: 'emit-event', eventType: 'tick.seen', subject: id, data: { agent: '{{event.data.agent}}', seq: '{{event.data.seq}}' } }] }] },
+        tools: ['emit-event'],
+      },
+    });
+    if (created.status !== 201) throw new Error(`agent ${id} not created: ${created.status} ${await created.text()}`);
+  }
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
