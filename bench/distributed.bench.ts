@@ -49,25 +49,14 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import type { Producer } from 'kafkajs';
-import { formatRate, progress, table } from './support/bench-report';
+import { formatRate, positiveNumber, progress, rateList, table, warnLogSummary } from './support/bench-report';
 import { othersCpuPercent, type CpuUsage } from './support/distributed-cpu';
-import { appLogSummary, closeDeployment, defineAgents, KAFKA_BROKERS, startDeployment, type BenchDeployment } from './support/distributed-deployment';
+import { closeDeployment, defineAgents, KAFKA_BROKERS, startDeployment, type BenchDeployment } from './support/distributed-deployment';
 import { benchKafka, connectProducer, REACTION_TYPE, SINGLE_AGENT_TYPE, sleep, typicalMessageBytes, UNROUTED_TYPE } from './support/distributed-load';
 import { runPeer, type PeerResult, type PeerStep } from './support/distributed-peer';
 import { profileWritten, summarizeCpuProfile, toggleProfiler, type ProfileSummary } from './support/distributed-profile';
 import { ReactionWatcher, SeqTracker } from './support/distributed-reactions';
 import { MeridianContext, measureIdle, runSerialProbe, runStep, waitUntil, type IdleMeasure, type MeridianStep, type SerialProbe } from './support/distributed-steps';
-
-function positiveNumber(value: string | undefined, fallback: number): number {
-  const n = Number(value);
-  return Number.isFinite(n) && n > 0 ? n : fallback;
-}
-
-function rateList(value: string | undefined, fallback: readonly number[]): number[] {
-  if (!value) return [...fallback];
-  const rates = value.split(',').map((r) => Number(r.trim()));
-  return rates.every((r) => Number.isFinite(r) && r > 0) ? rates : [...fallback];
-}
 
 const QUICK = process.argv.includes('--quick');
 const RATES = rateList(process.env.BENCH_DIST_RATES, [250, 1000, 2500, 5000, 10_000]);
@@ -523,7 +512,7 @@ async function main(): Promise<void> {
     await producer?.disconnect().catch(() => undefined);
     await pg?.end().catch(() => undefined);
     if (bench) {
-      for (const app of [bench.gateway, bench.runtime, bench.projector]) run.appLog[app.app] = appLogSummary(app.output());
+      for (const app of [bench.gateway, bench.runtime, bench.projector]) run.appLog[app.app] = warnLogSummary(app.output());
       progress('stopping the apps; dropping the schema, topics and consumer groups');
       await closeDeployment(bench).catch((error: unknown) => progress(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`));
     }

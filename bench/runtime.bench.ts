@@ -44,22 +44,11 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket, { type RawData } from 'ws';
 import { killHard, spawnStandalone } from '../test/e2e/support/standalone-process';
-import { formatRate, progress, table } from './support/bench-report';
+import { formatRate, positiveNumber, progress, rateList, table, warnLogSummary } from './support/bench-report';
 import { percentile } from './support/ingest-http-load';
 import { formatMiB, RssSampler } from './support/ingest-process-memory';
 import { ReactionTracker, type SpanStats, type TrackMode } from './support/runtime-reactions';
 import { benchAgents, FanOut, workloadEvent, type BenchAgent } from './support/runtime-workload';
-
-function positiveNumber(value: string | undefined, fallback: number): number {
-  const n = Number(value);
-  return Number.isFinite(n) && n > 0 ? n : fallback;
-}
-
-function rateList(value: string | undefined, fallback: readonly number[]): number[] {
-  if (!value) return [...fallback];
-  const rates = value.split(',').map((r) => Number(r.trim()));
-  return rates.every((r) => Number.isFinite(r) && r > 0) ? rates : [...fallback];
-}
 
 const SCALE = positiveNumber(process.env.BENCH_SCALE, 1);
 const RATES = rateList(process.env.BENCH_RATES, [500, 1000, 2000, 5000, 10_000]);
@@ -187,24 +176,6 @@ async function waitForQuietMachine(label: string): Promise<number> {
   }
   if (others > QUIET_CPU_PERCENT) progress(`${label}: going ahead with other processes using ${others.toFixed(0)}% CPU: figures are lower than this machine can do`);
   return others;
-}
-
-/** Counts the server's warn/error log lines by message (pino JSON lines at level >= 40). */
-function serverLogSummary(output: string): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const line of output.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      const entry = JSON.parse(line) as { level?: unknown; msg?: unknown; err?: { code?: unknown; name?: unknown } };
-      if (typeof entry.level !== 'number' || entry.level < 40) continue;
-      const reason = entry.err ? ` (${String(entry.err.code ?? entry.err.name)})` : '';
-      const key = `${String(entry.msg)}${reason}`;
-      counts[key] = (counts[key] ?? 0) + 1;
-    } catch {
-      // Not a log line.
-    }
-  }
-  return counts;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -554,7 +525,7 @@ async function runPeer(kind: RunKind): Promise<RunResult> {
     if (rss) result.peakRssBytes = rss.stop().peakBytes;
     if (ctx) {
       await killHard(ctx.child);
-      result.serverLog = serverLogSummary(ctx.output());
+      result.serverLog = warnLogSummary(ctx.output());
     }
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -28,3 +28,34 @@ export function table(headers: readonly string[], rows: ReadonlyArray<readonly s
 export function elapsedMs(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
+
+/** A positive number from an environment variable, or the fallback. */
+export function positiveNumber(value: string | undefined, fallback: number): number {
+  const n = Number(value);
+  return Number.isFinite(n) && n > 0 ? n : fallback;
+}
+
+/** A comma-separated list of positive rates from an environment variable, or the fallback. */
+export function rateList(value: string | undefined, fallback: readonly number[]): number[] {
+  if (!value) return [...fallback];
+  const rates = value.split(',').map((r) => Number(r.trim()));
+  return rates.every((r) => Number.isFinite(r) && r > 0) ? rates : [...fallback];
+}
+
+/** A server's warn/error log lines, counted by message (pino JSON lines at level >= 40). */
+export function warnLogSummary(output: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const line of output.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const entry = JSON.parse(line) as { level?: unknown; msg?: unknown; err?: { code?: unknown; name?: unknown } };
+      if (typeof entry.level !== 'number' || entry.level < 40) continue;
+      const reason = entry.err ? ` (${String(entry.err.code ?? entry.err.name)})` : '';
+      const key = `${String(entry.msg)}${reason}`;
+      counts[key] = (counts[key] ?? 0) + 1;
+    } catch {
+      // Not a log line.
+    }
+  }
+  return counts;
+}

@@ -96,23 +96,6 @@ export async function projectionLag(bench: BenchDeployment): Promise<number | nu
   }
 }
 
-/** The apps' warn/error log lines, counted by message (pino JSON lines at level >= 40). */
-export function appLogSummary(output: string): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const line of output.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      const entry = JSON.parse(line) as { level?: unknown; msg?: unknown; err?: { code?: unknown; name?: unknown } };
-      if (typeof entry.level !== 'number' || entry.level < 40) continue;
-      const reason = entry.err ? ` (${String(entry.err.code ?? entry.err.name)})` : '';
-      const key = `${String(entry.msg)}${reason}`;
-      counts[key] = (counts[key] ?? 0) + 1;
-    } catch {
-      // Not a log line.
-    }
-  }
-  return counts;
-}
 
 /**
  * Stops the apps, drops the schema and the topics (the harness's close), then removes the
